@@ -1,0 +1,34 @@
+import type { JobDescriptor } from '../descriptor/types.ts';
+import type { JobStatus, LifecycleEvent } from '../events/types.ts';
+
+/** Records in and out of one vertex, summed over its subtasks. */
+export interface VertexMetrics { vertexId: string; name: string; parallelism: number; recordsIn: number; recordsOut: number }
+
+export interface JobSummary {
+  jobId: string;
+  name: string;
+  state: JobStatus;
+  submittedAt: string;
+  endedAt?: string;
+  cause?: string;
+}
+
+export interface JobResult extends JobSummary {
+  durationMs?: number;
+  vertices: VertexMetrics[];
+  /** Records gathered by `sink.collect` vertices, by vertex id. */
+  collected: Record<string, unknown[]>;
+}
+
+/** What the APIs need from a connection to a cluster. Implemented over NATS by `ClusterClient`. */
+export interface JobClient {
+  /** Validates on the Job Manager; rejects with DescriptorInvalidError listing every problem. */
+  submit(descriptor: JobDescriptor): Promise<string>;
+  /** The job's lifecycle events from its beginning (replayed), then live; ends after a terminal job state. */
+  events(jobId: string): AsyncIterable<LifecycleEvent>;
+  /** Resolves when the job reaches a terminal state. */
+  result(jobId: string): Promise<JobResult>;
+  status(jobId: string): Promise<JobResult>;
+  cancel(jobId: string): Promise<void>;
+  list(): Promise<JobSummary[]>;
+}

@@ -1,0 +1,47 @@
+/**
+ * Lifecycle events: published as JSON on `<p>.events.…` (so any NATS client can read them)
+ * and retained in a JetStream stream so a late monitor can replay them.
+ */
+
+export type JobStatus =
+  | 'CREATED' | 'RUNNING' | 'FAILING' | 'FAILED' | 'CANCELLING' | 'CANCELED' | 'FINISHED' | 'RESTARTING';
+
+export type TaskState =
+  | 'CREATED' | 'SCHEDULED' | 'DEPLOYING' | 'INITIALIZING' | 'RUNNING'
+  | 'FINISHED' | 'CANCELING' | 'CANCELED' | 'FAILED';
+
+export const TERMINAL_JOB_STATES: readonly JobStatus[] = ['FINISHED', 'FAILED', 'CANCELED'];
+
+export interface JobStateEvent {
+  type: 'job.state';
+  jobId: string;
+  jobName: string;
+  from: JobStatus | null;
+  to: JobStatus;
+  cause?: string;
+  at: string;
+}
+
+export interface TaskStateEvent {
+  type: 'task.state';
+  jobId: string;
+  vertexId: string;
+  vertexName: string;
+  subtask: number;
+  parallelism: number;
+  from: TaskState | null;
+  to: TaskState;
+  tmId?: string;
+  cause?: string;
+  at: string;
+}
+
+export interface TaskManagerEvent {
+  type: 'tm.registered' | 'tm.lost' | 'tm.refused';
+  tmId: string;
+  slots: number;
+  cause?: string;
+  at: string;
+}
+
+export type LifecycleEvent = JobStateEvent | TaskStateEvent | TaskManagerEvent;
