@@ -1,11 +1,11 @@
 import { CloudflinkError, AskTimeoutError, type WireError } from '../errors/index.ts';
-import { decode, encode } from '../codec/index.ts';
+import { decode, decodeJson, encode, encodeJson, looksLikeJson } from '../codec/index.ts';
 import { systemClock, type Clock } from '../clock/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { IncomingMessage, Subscription, Transport } from '../transport/index.ts';
 import { Mailbox } from './mailbox.ts';
 import {
-  PROTOCOL_VERSION, type ActorContext, type Behavior, type ChildFailed, type Envelope, type Message, type Reply,
+  PROTOCOL_VERSION, type OutgoingMessage, type ActorContext, type Behavior, type ChildFailed, type Envelope, type Message, type Reply,
 } from './types.ts';
 
 interface Delivery {
@@ -100,14 +100,14 @@ export class ActorSystem {
     for (const address of [...this.cells.keys()].reverse()) await this.stop(address);
   }
 
-  tell(address: string, msg: Message, from?: string): void {
+  tell<M extends Message>(address: string, msg: M, from?: string): void {
     const envelope: Envelope = { v: PROTOCOL_VERSION, from, msg };
     const local = this.cells.get(address);
     if (local) local.mailbox.enqueue({ envelope });
     else this.transport.publish(address, encode(envelope));
   }
 
-  async ask<R>(address: string, msg: Message, timeoutMs = this.defaultAskTimeoutMs, from?: string): Promise<R> {
+  async ask<R>(address: string, msg: OutgoingMessage, timeoutMs = this.defaultAskTimeoutMs, from?: string): Promise<R> {
     const envelope: Envelope = { v: PROTOCOL_VERSION, from, msg };
     const local = this.cells.get(address);
     const reply = local
@@ -133,15 +133,17 @@ export class ActorSystem {
   }
 
   private arrive(cell: ActorCell, incoming: IncomingMessage): void {
+    // JSON is accepted too, and answered in JSON, so that any NATS client can talk to an actor.
+    const json = looksLikeJson(incoming.data);
     let envelope: Envelope;
     try {
-      envelope = decode<Envelope>(incoming.data);
+      envelope = json ? decodeJson<Envelope>(incoming.data) : decode<Envelope>(incoming.data);
     } catch (error) {
-      cell.log.warn({ subject: incoming.subject, err: error }, 'dropped a message that is not msgpack');
+      cell.log.warn({ subject: incoming.subject, err: error }, 'dropped a message that is neither msgpack nor JSON');
       return;
     }
     const reply = incoming.reply;
-    const respond = reply ? (r: Reply) => this.transport.publish(reply, encode(r)) : undefined;
+    const respond = reply ? (r: Reply) => this.transport.publish(reply, json ? encodeJson(r) : encode(r)) : undefined;
     if (!envelope || typeof envelope !== 'object' || typeof envelope.msg?.type !== 'string') {
       respond?.(errorReply(new CloudflinkError('PROTOCOL_MISMATCH', `expected { v, msg: { type } } on ${incoming.subject}`)));
       return;
@@ -184,8 +186,8 @@ export class ActorSystem {
       log: cell.log,
       clock: this.clock,
       sender,
-      tell: (address, msg) => this.tell(address, msg, cell.address),
-      ask: <R>(address: string, msg: Message, timeoutMs?: number) => this.ask<R>(address, msg, timeoutMs, cell.address),
+      tell: <M extends Message>(address: string, msg: M) => this.tell(address, msg, cell.address),
+      ask: <R>(address: string, msg: OutgoingMessage, timeoutMs?: number) => this.ask<R>(address, msg, timeoutMs, cell.address),
     };
   }
 }

@@ -5,6 +5,9 @@ import type { WireError } from '../errors/index.ts';
 /** Every wire message is `{ type: … }`; the union per actor lives in its protocol.ts. */
 export interface Message { type: string }
 
+/** A message as a sender writes it: any `{ type, … }` object (replies are typed by `ask<R>`). */
+export type OutgoingMessage = Message & { [field: string]: unknown };
+
 export const PROTOCOL_VERSION = 1;
 
 /** What travels on an actor's subject: the message with the protocol version and the sender. */
@@ -22,8 +25,8 @@ export interface ActorContext {
   readonly clock: Clock;
   /** The address that sent the message being handled, when it said. */
   readonly sender?: string;
-  tell(address: string, msg: Message): void;
-  ask<R>(address: string, msg: Message, timeoutMs?: number): Promise<R>;
+  tell<M extends Message>(address: string, msg: M): void;
+  ask<R>(address: string, msg: OutgoingMessage, timeoutMs?: number): Promise<R>;
 }
 
 /**

@@ -44,4 +44,13 @@ export interface TaskManagerEvent {
   at: string;
 }
 
-export type LifecycleEvent = JobStateEvent | TaskStateEvent | TaskManagerEvent;
+/** A submission that failed validation; published under the id it would have had. */
+export interface JobRejectedEvent {
+  type: 'job.rejected';
+  jobId: string;
+  jobName?: string;
+  issues: { path: string; message: string }[];
+  at: string;
+}
+
+export type LifecycleEvent = JobStateEvent | TaskStateEvent | TaskManagerEvent | JobRejectedEvent;

@@ -1,0 +1,38 @@
+import type { ResolvedJob } from '../../lib/descriptor/types.ts';
+import type { SlotRef } from '../scheduler/protocol.ts';
+import type { ChannelSpec, NetworkSettings, TaskDeployment } from '../operator/protocol.ts';
+
+/** The execution graph: every vertex × subtask, with its channels and its slot (slot i runs subtask i). */
+export function buildDeployments(jobId: string, job: ResolvedJob, slots: SlotRef[], network: NetworkSettings, collectLimit: number): (TaskDeployment & { tmId: string })[] {
+  const parallelismOf = new Map(job.vertices.map((v) => [v.id, v.parallelism]));
+  return job.vertices.flatMap((vertex) => {
+    const inputs: ChannelSpec[] = [];
+    const outputs: ChannelSpec[] = [];
+    job.edges.forEach((edge, edgeIndex) => {
+      if (edge.to === vertex.id) {
+        inputs.push({ edgeIndex, peerVertexId: edge.from, peerParallelism: parallelismOf.get(edge.from)!, partition: edge.partition, key: edge.key });
+      }
+      if (edge.from === vertex.id) {
+        outputs.push({ edgeIndex, peerVertexId: edge.to, peerParallelism: parallelismOf.get(edge.to)!, partition: edge.partition, key: edge.key });
+      }
+    });
+    return Array.from({ length: vertex.parallelism }, (_, subtask) => ({
+      jobId,
+      jobName: job.name,
+      vertex,
+      subtask,
+      slot: slots[subtask]!.slot,
+      tmId: slots[subtask]!.tmId,
+      maxParallelism: job.maxParallelism,
+      inputs,
+      outputs,
+      network,
+      collectLimit,
+    }));
+  });
+}
+
+/** With slot sharing, a job needs as many slots as its widest vertex. */
+export function slotsNeeded(job: ResolvedJob): number {
+  return Math.max(...job.vertices.map((v) => v.parallelism));
+}

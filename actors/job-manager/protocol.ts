@@ -1,0 +1,52 @@
+import type { WireError } from '../../lib/errors/index.ts';
+import type { JobResult, JobSummary } from '../../lib/client/types.ts';
+import type { TaskState } from '../../lib/events/types.ts';
+import type { SlotRef } from '../scheduler/protocol.ts';
+
+/** Per-subtask counters, carried by heartbeats and final task reports. */
+export interface TaskMetrics {
+  jobId: string;
+  vertexId: string;
+  subtask: number;
+  recordsIn: number;
+  recordsOut: number;
+}
+
+export interface TaskManagerView {
+  tmId: string;
+  slots: number;
+  freeSlots: number;
+  lastHeartbeatMsAgo: number;
+}
+
+export interface ClusterView {
+  jobManagerId: string;
+  taskManagers: TaskManagerView[];
+  totalSlots: number;
+  freeSlots: number;
+}
+
+/** Messages the Job Manager accepts on `<p>.jm` (and heartbeats on `<p>.hb.<tmId>`). */
+export type JobManagerMessage =
+  // from clients (ask)
+  | { type: 'submit'; descriptor: unknown }
+  | { type: 'list' }
+  | { type: 'status'; jobId: string }
+  | { type: 'cancel'; jobId: string }
+  | { type: 'cluster' }
+  // from Task Managers
+  | { type: 'register-tm'; tmId: string; incarnation: string; slots: number }
+  | { type: 'heartbeat'; tmId: string; incarnation: string; slots: number; usedSlots: number; tasks: TaskMetrics[] }
+  | { type: 'task-status'; jobId: string; vertexId: string; subtask: number; state: Extract<TaskState, 'INITIALIZING' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'CANCELED'>; error?: WireError; metrics?: TaskMetrics; collected?: unknown[] }
+  // from the Scheduler
+  | { type: 'slots-granted'; requestId: string; slots: SlotRef[] }
+  | { type: 'slots-unavailable'; requestId: string; needs: number; total: number }
+  // from itself (timers, and the outcome of deploy asks)
+  | { type: 'check-heartbeats' }
+  | { type: 'deployed'; jobId: string; tmId: string }
+  | { type: 'deploy-failed'; jobId: string; tmId: string; error: WireError };
+
+export type SubmitReply = { jobId: string };
+export type ListReply = JobSummary[];
+export type StatusReply = JobResult;
+export type RegisterReply = { jobManagerId: string; heartbeatIntervalMs: number; heartbeatTimeoutMs: number };

@@ -1,0 +1,64 @@
+import { CloudflinkError } from '../../../lib/errors/index.ts';
+import { canonicalKey } from '../../../lib/partition/index.ts';
+import type { Collector, OperatorLogic, UserFn } from './types.ts';
+
+export function mapLogic(fn: UserFn): OperatorLogic {
+  return { process: (record, out) => out.emit(fn(record)) };
+}
+
+export function filterLogic(fn: UserFn): OperatorLogic {
+  return { process: (record, out) => { if (fn(record)) out.emit(record); } };
+}
+
+export function flatMapLogic(fn: UserFn): OperatorLogic {
+  return {
+    process(record, out) {
+      const results = fn(record);
+      if (results === undefined || results === null) return;
+      if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
+        throw new CloudflinkError('UDF_FAILED', `a flatMap function must return an array or another iterable, not ${describe(results)}`);
+      }
+      for (const item of results as Iterable<unknown>) out.emit(item);
+    },
+  };
+}
+
+/** Keyed rolling reduce: emits the running result of the record's key after each record. */
+export function reduceLogic(fn: UserFn, keyOf: (record: unknown) => unknown): OperatorLogic {
+  const state = new Map<string, unknown>();
+  return {
+    process(record, out: Collector) {
+      const key = canonicalKey(keyOf(record));
+      const next = state.has(key) ? fn(state.get(key), record) : record;
+      state.set(key, next);
+      out.emit(next);
+    },
+  };
+}
+
+/** Keyed rolling sum of one field; the other fields come from the key's first record (as in Flink). */
+export function sumLogic(field: string | number, keyOf: (record: unknown) => unknown): OperatorLogic {
+  const add = (a: unknown, b: unknown): unknown => {
+    const x = (a as Record<string | number, unknown>)[field];
+    const y = (b as Record<string | number, unknown>)[field];
+    if (typeof y !== 'number' && typeof y !== 'bigint') {
+      throw new CloudflinkError('UDF_FAILED', `sum(${JSON.stringify(field)}) needs a number in that field, got ${describe(y)}`);
+    }
+    const copy = (Array.isArray(a) ? [...a] : { ...(a as object) }) as Record<string | number, unknown>;
+    copy[field] = (x as number) + (y as number);
+    return copy;
+  };
+  return reduceLogic((a, b) => add(a, b), (record) => {
+    if (record === null || typeof record !== 'object') {
+      throw new CloudflinkError('UDF_FAILED', `sum(${JSON.stringify(field)}) needs records that are arrays or objects, got ${describe(record)}`);
+    }
+    return keyOf(record);
+  });
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return `${typeof value} ${text && text.length > 40 ? `${text.slice(0, 40)}…` : text}`;
+}

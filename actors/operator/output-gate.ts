@@ -1,0 +1,161 @@
+import { encodeFrame } from '../../lib/codec/index.ts';
+import { canonicalKey, subtaskForKey } from '../../lib/partition/index.ts';
+import type { Clock, TimerHandle } from '../../lib/clock/index.ts';
+import type { ChannelSpec, Frame, NetworkSettings } from './protocol.ts';
+
+/** Far below NATS's 1 MB max_payload, leaving room for headers. */
+const MAX_FRAME_BYTES = 900 * 1024;
+
+export type KeyOf = (record: unknown) => unknown;
+
+interface OutputChannel {
+  subject: string;
+  /** Frames the receiver has room for; granted by it, spent by us. */
+  credit: number;
+  /** Encoded frames waiting for credit. */
+  waiting: Uint8Array[];
+  buffer: unknown[];
+}
+
+interface OutputEdge {
+  spec: ChannelSpec;
+  channels: OutputChannel[];
+  keyOf?: KeyOf;
+  nextRoundRobin: number;
+}
+
+export interface OutputGateOptions {
+  subtask: number;
+  maxParallelism: number;
+  network: NetworkSettings;
+  clock: Clock;
+  publish(subject: string, frame: Uint8Array): void;
+  /** Called when the gate stops being blocked (credit arrived for every waiting frame). */
+  onWritable(): void;
+}
+
+/**
+ * The sending side of one subtask: partitions records over the channels of each output
+ * edge, batches them into frames, and sends a frame only against credit granted by the
+ * receiver. While any frame waits for credit the gate is `blocked`, and the instance stops
+ * pulling input: that is how backpressure travels upstream to the sources.
+ */
+export class OutputGate {
+  private readonly edges: OutputEdge[];
+  private flushTimer?: TimerHandle;
+  private waitingFrames = 0;
+  recordsOut = 0;
+
+  constructor(specs: { spec: ChannelSpec; subjects: string[]; keyOf?: KeyOf }[], private readonly options: OutputGateOptions) {
+    this.edges = specs.map(({ spec, subjects, keyOf }) => ({
+      spec,
+      keyOf,
+      nextRoundRobin: options.subtask % Math.max(1, subjects.length),
+      channels: subjects.map((subject) => ({ subject, credit: 0, waiting: [], buffer: [] })),
+    }));
+  }
+
+  get blocked(): boolean {
+    return this.waitingFrames > 0;
+  }
+
+  /** Every frame sent: nothing buffered, nothing waiting for credit. */
+  get drained(): boolean {
+    return this.waitingFrames === 0 && this.edges.every((e) => e.channels.every((c) => c.buffer.length === 0));
+  }
+
+  emit(record: unknown): void {
+    this.recordsOut++;
+    for (const edge of this.edges) {
+      switch (edge.spec.partition) {
+        case 'forward':
+          this.push(edge.channels[edge.channels.length === 1 ? 0 : this.options.subtask]!, record);
+          break;
+        case 'rebalance':
+          this.push(edge.channels[edge.nextRoundRobin]!, record);
+          edge.nextRoundRobin = (edge.nextRoundRobin + 1) % edge.channels.length;
+          break;
+        case 'hash': {
+          const target = subtaskForKey(canonicalKey(edge.keyOf!(record)), this.options.maxParallelism, edge.channels.length);
+          this.push(edge.channels[target]!, record);
+          break;
+        }
+        case 'broadcast':
+          for (const channel of edge.channels) this.push(channel, record);
+          break;
+        default: {
+          const never: never = edge.spec.partition;
+          throw new Error(`unknown partitioning ${String(never)}`);
+        }
+      }
+    }
+  }
+
+  grant(edgeIndex: number, subtask: number, credits: number): void {
+    const channel = this.edges.find((e) => e.spec.edgeIndex === edgeIndex)?.channels[subtask];
+    if (!channel) return;
+    const wasBlocked = this.blocked;
+    channel.credit += credits;
+    while (channel.credit > 0 && channel.waiting.length > 0) {
+      channel.credit--;
+      this.waitingFrames--;
+      this.options.publish(channel.subject, channel.waiting.shift()!);
+    }
+    if (wasBlocked && !this.blocked) this.options.onWritable();
+  }
+
+  flush(): void {
+    this.cancelFlushTimer();
+    for (const edge of this.edges) for (const channel of edge.channels) if (channel.buffer.length > 0) this.sendBuffer(channel);
+  }
+
+  /** Flushes, then sends end of input on every channel. */
+  end(): void {
+    this.cancelFlushTimer();
+    for (const edge of this.edges) for (const channel of edge.channels) this.sendBuffer(channel, true);
+  }
+
+  close(): void {
+    this.cancelFlushTimer();
+  }
+
+  private push(channel: OutputChannel, record: unknown): void {
+    channel.buffer.push(record);
+    if (channel.buffer.length >= this.options.network.frameRecords) this.sendBuffer(channel);
+    else if (!this.flushTimer) {
+      // The buffer timeout bounds latency when records trickle in.
+      this.flushTimer = this.options.clock.setTimeout(() => { this.flushTimer = undefined; this.flush(); },
+        this.options.network.bufferTimeoutMs);
+    }
+  }
+
+  private sendBuffer(channel: OutputChannel, end = false): void {
+    const records = channel.buffer;
+    channel.buffer = [];
+    for (const frame of encodeFrames(this.options.subtask, records, end)) this.send(channel, frame);
+  }
+
+  private send(channel: OutputChannel, frame: Uint8Array): void {
+    if (channel.credit > 0 && channel.waiting.length === 0) {
+      channel.credit--;
+      this.options.publish(channel.subject, frame);
+    } else {
+      channel.waiting.push(frame);
+      this.waitingFrames++;
+    }
+  }
+
+  private cancelFlushTimer(): void {
+    if (this.flushTimer) this.options.clock.clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+  }
+}
+
+/** One frame, or several when the records would not fit in one NATS message. */
+function encodeFrames(subtask: number, records: unknown[], end: boolean): Uint8Array[] {
+  const frame: Frame = end ? { s: subtask, r: records, e: true } : { s: subtask, r: records };
+  const bytes = encodeFrame(frame);
+  if (bytes.length <= MAX_FRAME_BYTES || records.length <= 1) return [bytes];
+  const half = records.length >> 1;
+  return [...encodeFrames(subtask, records.slice(0, half), false), ...encodeFrames(subtask, records.slice(half), end)];
+}

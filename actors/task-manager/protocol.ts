@@ -1,0 +1,21 @@
+import type { WireError } from '../../lib/errors/index.ts';
+import type { TaskMetrics } from '../job-manager/protocol.ts';
+import type { TaskDeployment } from '../operator/protocol.ts';
+
+/** Messages a Task Manager accepts on `<p>.tm.<tmId>`. */
+export type TaskManagerMessage =
+  | { type: 'jm-heartbeat'; jobManagerId: string }
+  /** The Job Manager does not know this TM (it restarted, or declared it lost): register again. */
+  | { type: 'reregister' }
+  | { type: 'deploy'; jobId: string; tasks: TaskDeployment[] }
+  | { type: 'start-job'; jobId: string }
+  | { type: 'cancel-job'; jobId: string }
+  // from its operator instances
+  | { type: 'task-finished'; address: string; metrics: TaskMetrics; collected?: unknown[] }
+  | { type: 'actor.child-failed'; child: string; error: WireError }
+  // from itself
+  | { type: 'tick' }
+  | { type: 'registered'; jobManagerId: string }
+  | { type: 'registration-failed'; error: WireError };
+
+export type DeployReply = { deployed: number };

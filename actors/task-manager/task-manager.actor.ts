@@ -1,0 +1,204 @@
+import { randomBytes } from 'node:crypto';
+import { CloudflinkError } from '../../lib/errors/index.ts';
+import type { ActorContext, ActorSystem, Behavior } from '../../lib/actor/index.ts';
+import type { TimerHandle } from '../../lib/clock/index.ts';
+import type { Subjects } from '../../lib/subjects/index.ts';
+import type { JobManagerMessage, RegisterReply, TaskMetrics } from '../job-manager/protocol.ts';
+import { OperatorInstance } from '../operator/operator.actor.ts';
+import type { TaskDeployment } from '../operator/protocol.ts';
+import type { DeployReply, TaskManagerMessage } from './protocol.ts';
+
+export interface TaskManagerSettings {
+  tmId: string;
+  slots: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+}
+
+interface RunningTask {
+  instance: OperatorInstance;
+  task: TaskDeployment;
+}
+
+export type RegistrationOutcome = { ok: true } | { ok: false; error: CloudflinkError };
+
+/**
+ * A worker: offers slots to the Job Manager, runs operator instances as child actors, and
+ * reports their states. It heartbeats to the JM and watches the JM's heartbeats; when the JM
+ * goes quiet or does not know it, it registers again.
+ */
+export class TaskManager implements Behavior<TaskManagerMessage> {
+  readonly address: string;
+  readonly incarnation = randomBytes(6).toString('hex');
+  private jobManagerId?: string;
+  private lastJobManagerHeartbeat = 0;
+  private registering = false;
+  private waitingLogged = false;
+  private readonly tasks = new Map<string, RunningTask>();
+  private timer?: TimerHandle;
+  private firstOutcome?: (outcome: RegistrationOutcome) => void;
+  /** Settles on the first registration: registered, or refused (for example an 11th TM). */
+  readonly registration: Promise<RegistrationOutcome>;
+
+  constructor(private readonly system: ActorSystem, private readonly subjects: Subjects, private readonly settings: TaskManagerSettings) {
+    this.address = subjects.taskManager(settings.tmId);
+    this.registration = new Promise((resolve) => { this.firstOutcome = resolve; });
+  }
+
+  start(): void {
+    this.system.spawn(this.address, this);
+    this.timer = this.system.clock.setInterval(() => this.system.tell(this.address, { type: 'tick' }), this.settings.heartbeatIntervalMs);
+    this.system.tell(this.address, { type: 'tick' });
+  }
+
+  get runningTasks(): number {
+    return this.tasks.size;
+  }
+
+  async receive(msg: TaskManagerMessage, ctx: ActorContext): Promise<unknown> {
+    switch (msg.type) {
+      case 'tick': return this.tick(ctx);
+      case 'registered': return this.registered(msg.jobManagerId, ctx);
+      case 'registration-failed': {
+        const error = CloudflinkError.fromWire(msg.error);
+        ctx.log.error({ code: error.code }, error.message);
+        this.firstOutcome?.({ ok: false, error });
+        this.firstOutcome = undefined;
+        return;
+      }
+      case 'jm-heartbeat':
+        if (msg.jobManagerId === this.jobManagerId) this.lastJobManagerHeartbeat = ctx.clock.now();
+        else if (this.jobManagerId) this.jobManagerGone(`a new job manager (${msg.jobManagerId}) is running`, ctx);
+        return;
+      case 'reregister':
+        this.jobManagerGone('the job manager does not know this task manager', ctx);
+        return;
+      case 'deploy': return this.deploy(msg.jobId, msg.tasks, ctx);
+      case 'start-job':
+        for (const [address, { task }] of this.tasks) {
+          if (task.jobId !== msg.jobId) continue;
+          ctx.tell(address, { type: 'start' });
+          this.report(ctx, task, 'RUNNING');
+        }
+        return;
+      case 'cancel-job':
+        for (const [address, { task }] of [...this.tasks]) {
+          if (task.jobId !== msg.jobId) continue;
+          await this.remove(address);
+          this.report(ctx, task, 'CANCELED');
+        }
+        return;
+      case 'task-finished': {
+        const running = this.tasks.get(msg.address);
+        if (!running) return;
+        await this.remove(msg.address);
+        ctx.tell<JobManagerMessage>(this.subjects.jobManager, {
+          type: 'task-status', jobId: running.task.jobId, vertexId: running.task.vertex.id, subtask: running.task.subtask,
+          state: 'FINISHED', metrics: msg.metrics, collected: msg.collected,
+        });
+        return;
+      }
+      case 'actor.child-failed': {
+        const running = this.tasks.get(msg.child);
+        if (!running) return;
+        this.tasks.delete(msg.child);
+        this.report(ctx, running.task, 'FAILED', msg.error, running.instance.metrics());
+        return;
+      }
+      default: {
+        const never: never = msg;
+        throw new Error(`unexpected message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  async stopped(): Promise<void> {
+    if (this.timer) this.system.clock.clearInterval(this.timer);
+    for (const address of [...this.tasks.keys()]) await this.remove(address);
+  }
+
+  private tick(ctx: ActorContext): void {
+    if (this.jobManagerId) {
+      if (ctx.clock.now() - this.lastJobManagerHeartbeat > this.settings.heartbeatTimeoutMs) {
+        this.jobManagerGone(`no heartbeat from the job manager for ${this.settings.heartbeatTimeoutMs} ms`, ctx);
+        return;
+      }
+      ctx.tell<JobManagerMessage>(this.subjects.heartbeat(this.settings.tmId), {
+        type: 'heartbeat', tmId: this.settings.tmId, incarnation: this.incarnation, slots: this.settings.slots,
+        usedSlots: this.usedSlots(), tasks: [...this.tasks.values()].map((t) => t.instance.metrics()),
+      });
+      return;
+    }
+    if (!this.registering) this.register(ctx);
+  }
+
+  private register(ctx: ActorContext): void {
+    this.registering = true;
+    ctx.ask<RegisterReply>(this.subjects.jobManager,
+      { type: 'register-tm', tmId: this.settings.tmId, incarnation: this.incarnation, slots: this.settings.slots },
+      Math.max(1000, this.settings.heartbeatTimeoutMs))
+      .then((reply) => this.system.tell(this.address, { type: 'registered', jobManagerId: reply.jobManagerId }))
+      .catch((error: unknown) => {
+        if (error instanceof CloudflinkError && error.retryable) {
+          if (!this.waitingLogged) ctx.log.info({ jobManager: this.subjects.jobManager }, 'waiting for the job manager');
+          this.waitingLogged = true;
+        } else {
+          this.system.tell(this.address, { type: 'registration-failed', error: CloudflinkError.toWire(error) });
+        }
+      })
+      .finally(() => { this.registering = false; });
+  }
+
+  private async registered(jobManagerId: string, ctx: ActorContext): Promise<void> {
+    // Tasks from before this registration belong to a job manager that has written them off.
+    for (const address of [...this.tasks.keys()]) await this.remove(address);
+    this.jobManagerId = jobManagerId;
+    this.lastJobManagerHeartbeat = ctx.clock.now();
+    this.waitingLogged = false;
+    ctx.log.info({ jobManagerId, slots: this.settings.slots }, 'registered with the job manager');
+    this.firstOutcome?.({ ok: true });
+    this.firstOutcome = undefined;
+  }
+
+  private jobManagerGone(reason: string, ctx: ActorContext): void {
+    ctx.log.warn({ reason }, 'registering again with the job manager');
+    this.jobManagerId = undefined;
+    if (!this.registering) this.register(ctx);
+  }
+
+  private async deploy(jobId: string, tasks: TaskDeployment[], ctx: ActorContext): Promise<DeployReply> {
+    let deployed = 0;
+    for (const task of tasks) {
+      this.report(ctx, task, 'INITIALIZING');
+      const instance = new OperatorInstance({ system: this.system, subjects: this.subjects, task, parent: this.address });
+      try {
+        await instance.initialize();
+        this.system.spawn(instance.address, instance, { parent: this.address });
+        this.tasks.set(instance.address, { instance, task });
+        deployed++;
+      } catch (error) {
+        instance.stopped();
+        this.report(ctx, task, 'FAILED', CloudflinkError.toWire(error));
+      }
+    }
+    // After the flush the server knows every data subscription, so no early frame is lost.
+    await this.system.transport.flush();
+    ctx.log.info({ jobId, deployed }, 'deployed tasks');
+    return { deployed };
+  }
+
+  private async remove(address: string): Promise<void> {
+    if (!this.tasks.delete(address)) return;
+    await this.system.stop(address);
+  }
+
+  private usedSlots(): number {
+    return new Set([...this.tasks.values()].map((t) => `${t.task.jobId}/${t.task.slot}`)).size;
+  }
+
+  private report(ctx: ActorContext, task: TaskDeployment, state: 'INITIALIZING' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'CANCELED',
+    error?: ReturnType<typeof CloudflinkError.toWire>, metrics?: TaskMetrics): void {
+    ctx.tell<JobManagerMessage>(this.subjects.jobManager,
+      { type: 'task-status', jobId: task.jobId, vertexId: task.vertex.id, subtask: task.subtask, state, error, metrics });
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * DataStream: a stream of records of type T. Each transformation adds a vertex to the
+ * environment's graph and returns the stream it produces; nothing runs until execute().
+ */
+import type { KeySelector, OperatorSpec } from '../descriptor/types.ts';
+import { CloudflinkError } from '../errors/index.ts';
+import { captureFunction, type FunctionRef } from './capture.ts';
+import type { OperatorOptions, StreamExecutionEnvironment, StreamInput, StreamNode } from './environment.ts';
+import { KeyedStream } from './keyed-stream.ts';
+
+export class DataStream<T> {
+  constructor(
+    protected readonly environment: StreamExecutionEnvironment,
+    /** @internal The vertex that produces this stream. */
+    readonly node: StreamNode,
+    private readonly partition?: 'rebalance' | 'broadcast',
+  ) {}
+
+  getExecutionEnvironment(): StreamExecutionEnvironment {
+    return this.environment;
+  }
+
+  map<R>(fn: ((value: T) => R) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<Awaited<R>> {
+    return this.withFunction('map', fn, options);
+  }
+
+  filter(fn: ((value: T) => boolean | Promise<boolean>) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<T> {
+    return this.withFunction('filter', fn, options);
+  }
+
+  /** `fn` returns the output records as an iterable (an array, or a generator); none for an empty one. */
+  flatMap<R>(fn: ((value: T) => Iterable<R>) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<R> {
+    return this.withFunction('flatMap', fn, options);
+  }
+
+  /** Partitions by key: a field name, an array index, or a key-selector function. */
+  keyBy<F extends keyof T & (string | number)>(field: F): KeyedStream<T, T[F]>;
+  keyBy(index: number): KeyedStream<T, unknown>;
+  keyBy<K>(selector: ((value: T) => K) | FunctionRef): KeyedStream<T, K>;
+  keyBy(key: keyof T | number | ((value: T) => unknown) | FunctionRef): KeyedStream<T, unknown> {
+    return new KeyedStream<T, unknown>(this, keySelector(key));
+  }
+
+  /** Spreads the records round-robin over the next operator's subtasks. */
+  rebalance(): DataStream<T> {
+    return new DataStream<T>(this.environment, this.node, 'rebalance');
+  }
+
+  /** Sends every record to every subtask of the next operator. */
+  broadcast(): DataStream<T> {
+    return new DataStream<T>(this.environment, this.node, 'broadcast');
+  }
+
+  /** Writes each record to the Task Manager's stdout, after `prefix` when given. */
+  print(prefix?: string, options?: OperatorOptions): DataStreamSink<T> {
+    return this.sink(prefix === undefined ? { operator: 'sink.print' } : { operator: 'sink.print', prefix }, options);
+  }
+
+  /** One line per record; `path` is a file at parallelism 1, else a directory of `part-<subtask>` files. */
+  writeAsText(path: string, options?: OperatorOptions): DataStreamSink<T> {
+    if (typeof path !== 'string' || path === '') throw new CloudflinkError('DESCRIPTOR_INVALID', 'writeAsText() expects a non-empty path');
+    return this.sink({ operator: 'sink.textFile', path }, options);
+  }
+
+  /** The records come back in the job's result: `result.collected[sink.id]` (bounded jobs). */
+  collect(options?: OperatorOptions): DataStreamSink<T> {
+    return this.sink({ operator: 'sink.collect' }, options);
+  }
+
+  /** Adds a vertex reading this stream; how the edge partitions is `input` or, failing that, this stream's. */
+  transform<R>(spec: OperatorSpec, defaultName: string, options?: OperatorOptions, input?: Omit<StreamInput, 'node'>): SingleOutputStreamOperator<R> {
+    return new SingleOutputStreamOperator<R>(this.environment, this.addVertex(spec, defaultName, options, input));
+  }
+
+  private withFunction<R>(operator: 'map' | 'filter' | 'flatMap', fn: unknown, options?: OperatorOptions): SingleOutputStreamOperator<R> {
+    const captured = captureFunction(fn, `${operator}()`);
+    return this.transform<R>({ operator, fn: captured.fn }, captured.name ?? operator, options);
+  }
+
+  private sink(spec: OperatorSpec, options?: OperatorOptions): DataStreamSink<T> {
+    return new DataStreamSink<T>(this.environment, this.addVertex(spec, spec.operator, options));
+  }
+
+  private addVertex(spec: OperatorSpec, defaultName: string, options?: OperatorOptions, input?: Omit<StreamInput, 'node'>): StreamNode {
+    return this.environment.addVertex(spec, defaultName, options, { partition: this.partition, ...input, node: this.node });
+  }
+}
+
+/** The stream an operator produces, with Flink's fluent settings for that operator. */
+export class SingleOutputStreamOperator<T> extends DataStream<T> {
+  constructor(environment: StreamExecutionEnvironment, node: StreamNode) {
+    super(environment, node);
+  }
+
+  /** The vertex id. */
+  get id(): string {
+    return this.node.id;
+  }
+
+  /** The name shown in events and errors. */
+  name(name: string): this {
+    this.environment.configureVertex(this.node, { name }, `${this.node.id}.name()`);
+    return this;
+  }
+
+  setParallelism(parallelism: number): this {
+    this.environment.configureVertex(this.node, { parallelism }, `${this.node.id}.setParallelism()`);
+    return this;
+  }
+
+  /** Sets the vertex id (letters, digits, '_' and '-'); it must be unique in the job. */
+  uid(id: string): this {
+    this.environment.configureVertex(this.node, { uid: id }, `${this.node.id}.uid()`);
+    return this;
+  }
+
+  /** Params for this operator's functions, merged over the job's. */
+  setParams(params: Record<string, unknown>): this {
+    this.environment.configureVertex(this.node, { params }, `${this.node.id}.setParams()`);
+    return this;
+  }
+}
+
+/** The end of a pipeline. */
+export class DataStreamSink<T> {
+  constructor(private readonly environment: StreamExecutionEnvironment, private readonly node: StreamNode) {}
+
+  /** The vertex id; a collect() sink's records are in `result.collected[id]`. */
+  get id(): string {
+    return this.node.id;
+  }
+
+  name(name: string): this {
+    this.environment.configureVertex(this.node, { name }, `${this.node.id}.name()`);
+    return this;
+  }
+
+  setParallelism(parallelism: number): this {
+    this.environment.configureVertex(this.node, { parallelism }, `${this.node.id}.setParallelism()`);
+    return this;
+  }
+
+  uid(id: string): this {
+    this.environment.configureVertex(this.node, { uid: id }, `${this.node.id}.uid()`);
+    return this;
+  }
+}
+
+function keySelector(key: unknown): KeySelector {
+  if (typeof key === 'string') {
+    if (key === '') throw new CloudflinkError('DESCRIPTOR_INVALID', 'keyBy(): the field name must not be empty');
+    return { field: key };
+  }
+  if (typeof key === 'number') {
+    if (!Number.isInteger(key) || key < 0) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `keyBy(${key}): an index must be a non-negative integer`);
+    }
+    return { field: key };
+  }
+  if (typeof key === 'symbol') {
+    throw new CloudflinkError('DESCRIPTOR_INVALID', 'keyBy(): a symbol cannot be a key field; use a field name, an index or a function');
+  }
+  return { fn: captureFunction(key, 'keyBy()').fn };
+}

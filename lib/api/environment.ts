@@ -1,0 +1,222 @@
+/**
+ * The entry point of the DataStream API: holds the job's settings and the graph the
+ * streams build, turns it into a job descriptor, and submits it through a JobClient.
+ */
+import type { JobClient } from '../client/types.ts';
+import {
+  DESCRIPTOR_API_VERSION,
+  type EdgeDescriptor, type JobDescriptor, type KeySelector, type OperatorSpec, type Partitioning, type VertexDescriptor,
+} from '../descriptor/types.ts';
+import { DEFAULT_PARALLELISM } from '../descriptor/validate.ts';
+import { CloudflinkError } from '../errors/index.ts';
+import { captureFunction, type FunctionRef } from './capture.ts';
+import { SingleOutputStreamOperator } from './data-stream.ts';
+import { JobHandle } from './job-handle.ts';
+
+export interface EnvironmentOptions {
+  parallelism?: number;
+  maxParallelism?: number;
+  /** Job params, visible in every user function as `params`. */
+  params?: Record<string, unknown>;
+}
+
+/** Per-operator settings, accepted as the last argument of sources, transformations and sinks. */
+export interface OperatorOptions {
+  name?: string;
+  parallelism?: number;
+  /** Merged over the job's params for this operator's functions. */
+  params?: Record<string, unknown>;
+  /** The vertex id; defaults to `<operator>-<n>`. */
+  uid?: string;
+}
+
+/** One vertex of the graph being built. Its input points at the node, not its id, so `uid()` may come later. */
+export interface StreamNode {
+  id: string;
+  name: string;
+  spec: OperatorSpec;
+  parallelism?: number;
+  params?: Record<string, unknown>;
+  input?: StreamInput;
+}
+
+/** The edge into a node; without `partition`, forward or rebalance is chosen from the parallelisms. */
+export interface StreamInput { node: StreamNode; partition?: Partitioning; key?: KeySelector }
+
+const VERTEX_ID = /^[A-Za-z0-9_-]+$/;
+
+export class StreamExecutionEnvironment {
+  /** Job params, visible in every user function as the free variable `params`. */
+  readonly params: Record<string, unknown>;
+  private parallelism?: number;
+  private maxParallelism?: number;
+  private readonly nodes: StreamNode[] = [];
+  private vertexCount = 0;
+
+  constructor(private readonly client?: JobClient, options: EnvironmentOptions = {}) {
+    if (options.parallelism !== undefined) this.setParallelism(options.parallelism);
+    if (options.maxParallelism !== undefined) this.setMaxParallelism(options.maxParallelism);
+    this.params = { ...options.params };
+  }
+
+  /** The default parallelism of every operator that sets none. */
+  setParallelism(parallelism: number): this {
+    this.parallelism = positiveInteger(parallelism, 'setParallelism()');
+    return this;
+  }
+
+  getParallelism(): number | undefined {
+    return this.parallelism;
+  }
+
+  /** The number of key groups: the most a keyed operator can ever be scaled to. */
+  setMaxParallelism(maxParallelism: number): this {
+    this.maxParallelism = positiveInteger(maxParallelism, 'setMaxParallelism()');
+    return this;
+  }
+
+  getMaxParallelism(): number | undefined {
+    return this.maxParallelism;
+  }
+
+  fromElements<T>(...elements: T[]): SingleOutputStreamOperator<T> {
+    return this.source({ operator: 'source.elements', elements: [...elements] });
+  }
+
+  fromCollection<T>(collection: Iterable<T>, options?: OperatorOptions): SingleOutputStreamOperator<T> {
+    if (collection === null || typeof collection !== 'object' || !(Symbol.iterator in collection)) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', 'fromCollection() expects an array or another iterable');
+    }
+    return this.source({ operator: 'source.elements', elements: Array.from(collection) }, options);
+  }
+
+  /** One record per line. */
+  readTextFile(path: string, options?: OperatorOptions): SingleOutputStreamOperator<string> {
+    return this.source({ operator: 'source.textFile', path: nonEmptyPath(path, 'readTextFile') }, options);
+  }
+
+  /** Emits `fn(index)`, or the index itself, for index in [0, count); deterministic, so it can be replayed. */
+  generate(count: number, fn?: undefined, options?: OperatorOptions): SingleOutputStreamOperator<number>;
+  generate<T>(count: number, fn: ((index: number) => T) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<T>;
+  generate<T>(count: number, fn?: ((index: number) => T) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<T | number> {
+    if (!Number.isInteger(count) || count < 0) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `generate(${count}): count must be a non-negative integer`);
+    }
+    if (fn === undefined) return this.source({ operator: 'source.generator', count }, options);
+    const captured = captureFunction(fn, 'generate()');
+    return this.source({ operator: 'source.generator', count, fn: captured.fn }, options, captured.name);
+  }
+
+  /** The job descriptor of everything built so far. */
+  getDescriptor(jobName = 'job'): JobDescriptor {
+    if (typeof jobName !== 'string' || jobName === '') {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', 'the job name must be a non-empty string');
+    }
+    if (this.nodes.length === 0) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', 'the job has no operators: add a source (e.g. env.fromElements(...)) and a sink (e.g. .print()) first');
+    }
+    return {
+      apiVersion: DESCRIPTOR_API_VERSION,
+      name: jobName,
+      mode: 'streaming',
+      ...(this.parallelism === undefined ? {} : { parallelism: this.parallelism }),
+      ...(this.maxParallelism === undefined ? {} : { maxParallelism: this.maxParallelism }),
+      params: { ...this.params },
+      vertices: this.nodes.map((node) => this.vertexOf(node)),
+      edges: this.nodes.flatMap((node) => (node.input ? [this.edgeInto(node, node.input)] : [])),
+    };
+  }
+
+  /** Submits the job; the handle gives its id, events, result and cancel(). */
+  async execute(jobName = 'job'): Promise<JobHandle> {
+    if (!this.client) {
+      throw new CloudflinkError('CONFIG_INVALID',
+        'this StreamExecutionEnvironment has no JobClient to submit to: construct it with one ' +
+        '(new StreamExecutionEnvironment(client)), or call getDescriptor() to get the job descriptor without running it');
+    }
+    const descriptor = this.getDescriptor(jobName);
+    const jobId = await this.client.submit(descriptor);
+    return new JobHandle(this.client, jobId, descriptor.name);
+  }
+
+  /** @internal Adds a vertex; streams call this, users call sources and transformations. */
+  addVertex(spec: OperatorSpec, defaultName: string, options: OperatorOptions = {}, input?: StreamInput): StreamNode {
+    this.vertexCount++;
+    let id = `${spec.operator.replace(/\./g, '-')}-${this.vertexCount}`;
+    // An earlier uid() may have taken the id this vertex would get.
+    while (this.nodes.some((node) => node.id === id)) id = `${id}_`;
+    const node: StreamNode = { id, name: defaultName, spec, input };
+    this.configureVertex(node, options, `${spec.operator}()`);
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** @internal Applies per-operator settings, checking each. */
+  configureVertex(node: StreamNode, options: OperatorOptions, role: string): void {
+    if (options.uid !== undefined) {
+      if (typeof options.uid !== 'string' || !VERTEX_ID.test(options.uid)) {
+        throw new CloudflinkError('DESCRIPTOR_INVALID',
+          `${role}: uid ${JSON.stringify(options.uid)} is not a valid vertex id; use letters, digits, '_' and '-' only`);
+      }
+      const holder = this.nodes.find((other) => other.id === options.uid);
+      if (holder && holder !== node) {
+        throw new CloudflinkError('DESCRIPTOR_INVALID', `${role}: uid '${options.uid}' is already the id of another vertex (${holder.name})`);
+      }
+      node.id = options.uid;
+    }
+    if (options.name !== undefined) {
+      if (typeof options.name !== 'string' || options.name === '') {
+        throw new CloudflinkError('DESCRIPTOR_INVALID', `${role}: the name must be a non-empty string`);
+      }
+      node.name = options.name;
+    }
+    if (options.parallelism !== undefined) node.parallelism = positiveInteger(options.parallelism, `${role}: the parallelism`);
+    if (options.params !== undefined) {
+      if (typeof options.params !== 'object' || options.params === null || Array.isArray(options.params)) {
+        throw new CloudflinkError('DESCRIPTOR_INVALID', `${role}: params must be an object`);
+      }
+      node.params = { ...node.params, ...options.params };
+    }
+  }
+
+  private source<T>(spec: OperatorSpec, options?: OperatorOptions, fnName?: string): SingleOutputStreamOperator<T> {
+    return new SingleOutputStreamOperator<T>(this, this.addVertex(spec, fnName ?? spec.operator, options));
+  }
+
+  private vertexOf(node: StreamNode): VertexDescriptor {
+    const vertex: VertexDescriptor = { id: node.id, name: node.name, ...copySpec(node.spec) };
+    if (node.parallelism !== undefined) vertex.parallelism = node.parallelism;
+    if (node.params !== undefined) vertex.params = { ...node.params };
+    return vertex;
+  }
+
+  private edgeInto(node: StreamNode, input: StreamInput): EdgeDescriptor {
+    const edge: EdgeDescriptor = { from: input.node.id, to: node.id, partition: input.partition ?? this.defaultPartition(input.node, node) };
+    if (input.key !== undefined) edge.key = input.key;
+    return edge;
+  }
+
+  // The rule the Job Manager applies, made explicit: equal parallelisms forward (and chain), others rebalance.
+  private defaultPartition(from: StreamNode, to: StreamNode): Partitioning {
+    const jobParallelism = this.parallelism ?? DEFAULT_PARALLELISM;
+    return (from.parallelism ?? jobParallelism) === (to.parallelism ?? jobParallelism) ? 'forward' : 'rebalance';
+  }
+}
+
+function copySpec(spec: OperatorSpec): OperatorSpec {
+  return spec.operator === 'source.elements' ? { ...spec, elements: [...spec.elements] } : { ...spec };
+}
+
+function positiveInteger(n: number, role: string): number {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new CloudflinkError('DESCRIPTOR_INVALID', `${role}: expected a positive integer, got ${n}`);
+  }
+  return n;
+}
+
+function nonEmptyPath(path: string, role: string): string {
+  if (typeof path !== 'string' || path === '') {
+    throw new CloudflinkError('DESCRIPTOR_INVALID', `${role}() expects a non-empty path`);
+  }
+  return path;
+}

@@ -1,0 +1,34 @@
+/**
+ * KeyedStream: a DataStream partitioned by key. Its operators keep state per key; the
+ * key travels on the `hash` edge into each of them.
+ */
+import type { KeySelector } from '../descriptor/types.ts';
+import { CloudflinkError } from '../errors/index.ts';
+import { captureFunction, type FunctionRef } from './capture.ts';
+import type { DataStream, SingleOutputStreamOperator } from './data-stream.ts';
+import type { OperatorOptions } from './environment.ts';
+
+export class KeyedStream<T, K = unknown> {
+  /** Never set: keeps K in the type so streams keyed differently stay distinct. */
+  declare readonly keyType?: K;
+
+  constructor(private readonly input: DataStream<T>, readonly key: KeySelector) {}
+
+  /** Emits the running result per key: `fn(accumulated, next)` for each record after the key's first. */
+  reduce(fn: ((a: T, b: T) => T) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<T> {
+    const captured = captureFunction(fn, 'reduce()');
+    return this.keyed({ operator: 'reduce', fn: captured.fn }, captured.name ?? 'reduce', options);
+  }
+
+  /** Emits the running sum of `field` per key; the other fields are those of the key's first record. */
+  sum(field: keyof T | number, options?: OperatorOptions): SingleOutputStreamOperator<T> {
+    if (typeof field === 'number' ? !Number.isInteger(field) || field < 0 : typeof field !== 'string' || field === '') {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `sum(${String(field)}): expected a field name or a non-negative array index`);
+    }
+    return this.keyed({ operator: 'sum', field: field as string | number }, 'sum', options);
+  }
+
+  private keyed(spec: Parameters<DataStream<T>['transform']>[0], name: string, options?: OperatorOptions): SingleOutputStreamOperator<T> {
+    return this.input.transform<T>(spec, name, options, { partition: 'hash', key: this.key });
+  }
+}

@@ -1,0 +1,62 @@
+import { ActorSystem } from '../actor/index.ts';
+import { subjectBase, type CloudflinkConfig } from '../config/index.ts';
+import type { JobDescriptor } from '../descriptor/types.ts';
+import { readEvents, TERMINAL_JOB_STATES, type LifecycleEvent } from '../events/index.ts';
+import { silentLogger } from '../log/index.ts';
+import { Subjects } from '../subjects/index.ts';
+import { connectNats, type NatsTransport } from '../transport/index.ts';
+import type { JobClient, JobResult, JobSummary } from './types.ts';
+import type { ClusterView } from '../../actors/job-manager/protocol.ts';
+
+/** A connection to a cluster's Job Manager over NATS: what the CLI and the APIs use. */
+export class ClusterClient implements JobClient {
+  private constructor(readonly transport: NatsTransport, readonly subjects: Subjects, private readonly system: ActorSystem) {}
+
+  static async connect(config: Pick<CloudflinkConfig, 'nats' | 'cluster'>, options: { connectTimeoutMs?: number } = {}): Promise<ClusterClient> {
+    const transport = await connectNats({ ...config.nats, name: 'cloudflink-client' }, { role: 'client', connectTimeoutMs: options.connectTimeoutMs });
+    const system = new ActorSystem({ transport, logger: silentLogger(), defaultAskTimeoutMs: 10_000 });
+    return new ClusterClient(transport, new Subjects(subjectBase(config)), system);
+  }
+
+  async submit(descriptor: JobDescriptor | unknown): Promise<string> {
+    const { jobId } = await this.system.ask<{ jobId: string }>(this.subjects.jobManager, { type: 'submit', descriptor });
+    return jobId;
+  }
+
+  async *events(jobId: string): AsyncIterable<LifecycleEvent> {
+    for await (const event of readEvents(this.transport.connection, this.subjects, { jobId, follow: true })) {
+      yield event;
+      if (event.type === 'job.rejected') return;
+      if (event.type === 'job.state' && TERMINAL_JOB_STATES.includes(event.to)) return;
+    }
+  }
+
+  async result(jobId: string): Promise<JobResult> {
+    // The status first: it fails at once for an unknown job instead of waiting on its events.
+    const now = await this.status(jobId);
+    if (TERMINAL_JOB_STATES.includes(now.state)) return now;
+    for await (const _event of this.events(jobId)) { /* until the job ends */ }
+    return this.status(jobId);
+  }
+
+  status(jobId: string): Promise<JobResult> {
+    return this.system.ask<JobResult>(this.subjects.jobManager, { type: 'status', jobId });
+  }
+
+  async cancel(jobId: string): Promise<void> {
+    await this.system.ask(this.subjects.jobManager, { type: 'cancel', jobId });
+  }
+
+  list(): Promise<JobSummary[]> {
+    return this.system.ask<JobSummary[]>(this.subjects.jobManager, { type: 'list' });
+  }
+
+  cluster(): Promise<ClusterView> {
+    return this.system.ask<ClusterView>(this.subjects.jobManager, { type: 'cluster' });
+  }
+
+  async close(): Promise<void> {
+    await this.system.shutdown();
+    await this.transport.close();
+  }
+}

@@ -1,0 +1,2 @@
+export { ClusterClient } from './cluster-client.ts';
+export type { JobClient, JobResult, JobSummary, VertexMetrics } from './types.ts';

@@ -1,0 +1,72 @@
+import type { OperatorName, ResolvedEdge, ResolvedJob } from './types.ts';
+
+interface GraphShape {
+  vertices: { id: string }[];
+  edges: { from: string; to: string }[];
+}
+
+/**
+ * Vertex ids with every vertex after all its upstream vertices (ties in declaration order),
+ * or one cycle, listed in edge direction. Edges to unknown vertices are ignored.
+ */
+export function topologicalOrder(job: GraphShape): string[] | { cycle: string[] } {
+  const ids = job.vertices.map((v) => v.id);
+  const known = new Set(ids);
+  const edges = job.edges.filter((e) => known.has(e.from) && known.has(e.to));
+  const inDegree = new Map(ids.map((id) => [id, 0]));
+  for (const e of edges) inDegree.set(e.to, inDegree.get(e.to)! + 1);
+
+  const position = new Map(ids.map((id, i) => [id, i]));
+  const order: string[] = [];
+  const ready = ids.filter((id) => inDegree.get(id) === 0);
+  while (ready.length > 0) {
+    const id = ready.shift()!;
+    order.push(id);
+    for (const e of edges) {
+      if (e.from !== id) continue;
+      const left = inDegree.get(e.to)! - 1;
+      inDegree.set(e.to, left);
+      if (left === 0) ready.push(e.to);
+    }
+    ready.sort((a, b) => position.get(a)! - position.get(b)!);
+  }
+  if (order.length === known.size) return order;
+  return { cycle: findCycle(ids.filter((id) => inDegree.get(id)! > 0), edges) };
+}
+
+// Every vertex left after Kahn's algorithm has an upstream vertex also left, so walking
+// upstream from any of them must revisit one: the walk from that point is a cycle.
+function findCycle(left: string[], edges: { from: string; to: string }[]): string[] {
+  const remaining = new Set(left);
+  const walk: string[] = [];
+  let at = left[0]!;
+  while (!walk.includes(at)) {
+    walk.push(at);
+    at = edges.find((e) => e.to === at && remaining.has(e.from))!.from;
+  }
+  const cycle = walk.slice(walk.indexOf(at)).reverse();
+  // Start at the first-declared vertex so that the message is stable.
+  const start = cycle.indexOf(left.find((id) => cycle.includes(id))!);
+  return [...cycle.slice(start), ...cycle.slice(0, start)];
+}
+
+export function inputsOf(job: ResolvedJob, vertexId: string): ResolvedEdge[] {
+  return job.edges.filter((e) => e.to === vertexId);
+}
+
+export function outputsOf(job: ResolvedJob, vertexId: string): ResolvedEdge[] {
+  return job.edges.filter((e) => e.from === vertexId);
+}
+
+export function isSource(operator: OperatorName): boolean {
+  return operator.startsWith('source.');
+}
+
+export function isSink(operator: OperatorName): boolean {
+  return operator.startsWith('sink.');
+}
+
+/** Keyed operators keep state per key, so their single input must be partitioned by key. */
+export function isKeyed(operator: OperatorName): boolean {
+  return operator === 'reduce' || operator === 'sum';
+}

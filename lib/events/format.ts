@@ -1,0 +1,25 @@
+import type { LifecycleEvent } from './types.ts';
+
+/** One human-readable line per event, for `cloudflink events` and `run --wait`. */
+export function formatEvent(event: LifecycleEvent): string {
+  const time = event.at.slice(11, 23);
+  const cause = 'cause' in event && event.cause ? `  (${event.cause})` : '';
+  switch (event.type) {
+    case 'job.state':
+      return `${time}  job  ${event.jobId} ${event.jobName}: ${event.from ?? '∅'} → ${event.to}${cause}`;
+    case 'job.rejected':
+      return `${time}  job  ${event.jobId} ${event.jobName ?? ''} REJECTED: ${event.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ')}`;
+    case 'task.state':
+      return `${time}  task ${event.jobId} ${event.vertexName} (${event.subtask + 1}/${event.parallelism})${event.tmId ? ` @${event.tmId}` : ''}: ${event.from ?? '∅'} → ${event.to}${cause}`;
+    case 'tm.registered':
+      return `${time}  tm   ${event.tmId} registered with ${event.slots} slot${event.slots === 1 ? '' : 's'}`;
+    case 'tm.lost':
+      return `${time}  tm   ${event.tmId} LOST${cause}`;
+    case 'tm.refused':
+      return `${time}  tm   ${event.tmId} REFUSED${cause}`;
+    default: {
+      const never: never = event;
+      return JSON.stringify(never);
+    }
+  }
+}

@@ -1,0 +1,1 @@
+export { canonicalKey, murmur3, keyGroupOf, subtaskForKeyGroup, subtaskForKey } from './key-groups.ts';

@@ -1,0 +1,319 @@
+import { expect } from 'chai';
+import schema from '../../../config/descriptor.schema.json' with { type: 'json' };
+import {
+  DEFAULT_MAX_PARALLELISM, DEFAULT_MODE, DEFAULT_PARALLELISM, OPERATORS, validateDescriptor,
+  type DescriptorIssue, type JobDescriptor,
+} from '../../../lib/descriptor/index.ts';
+
+/** A fresh copy of the wordcount job each time, for a spec to break one thing in. */
+function wordcount(): JobDescriptor {
+  return {
+    apiVersion: 'cloudflink/v1', name: 'wordcount', parallelism: 2,
+    vertices: [
+      { id: 'lines', operator: 'source.textFile', path: '/tmp/in.txt', parallelism: 1 },
+      { id: 'words', operator: 'flatMap', fn: '(line) => line.toLowerCase().split(/\\W+/).filter(Boolean).map((w) => [w, 1])' },
+      { id: 'counts', operator: 'sum', field: 1 },
+      { id: 'out', operator: 'sink.textFile', path: '/tmp/out.txt', parallelism: 1 },
+    ],
+    edges: [
+      { from: 'lines', to: 'words', partition: 'rebalance' },
+      { from: 'words', to: 'counts', partition: 'hash', key: { field: 0 } },
+      { from: 'counts', to: 'out' },
+    ],
+  };
+}
+
+/** The descriptor as loosely typed JSON, to break it in ways the types forbid. */
+function broken(edit: (d: any) => void): unknown {
+  const d = wordcount();
+  edit(d);
+  return d;
+}
+
+function issuesOf(input: unknown): DescriptorIssue[] {
+  const result = validateDescriptor(input);
+  if (result.ok) expect.fail('expected the descriptor to be rejected');
+  return result.issues;
+}
+
+function pathsOf(input: unknown): string[] {
+  return issuesOf(input).map((i) => i.path);
+}
+
+/** The one issue a descriptor has; fails if there are more, so that no rule adds noise. */
+function onlyIssue(input: unknown): DescriptorIssue {
+  const issues = issuesOf(input);
+  expect(issues, JSON.stringify(issues, null, 2)).to.have.length(1);
+  return issues[0]!;
+}
+
+describe('validateDescriptor', () => {
+  describe('a valid descriptor', () => {
+    it('resolves wordcount with every default filled in', () => {
+      const result = validateDescriptor(wordcount());
+      if (!result.ok) expect.fail(JSON.stringify(result.issues));
+      const { job } = result;
+      expect(job).to.include({ apiVersion: 'cloudflink/v1', name: 'wordcount', mode: 'streaming', parallelism: 2, maxParallelism: 128 });
+      expect(job.params).to.deep.equal({});
+      expect(job.vertices.map((v) => [v.id, v.name, v.parallelism])).to.deep.equal([
+        ['lines', 'lines', 1], ['words', 'words', 2], ['counts', 'counts', 2], ['out', 'out', 1],
+      ]);
+      expect(job.vertices.every((v) => Object.keys(v.params).length === 0)).to.equal(true);
+      expect(job.edges.map((e) => [e.id, e.partition])).to.deep.equal([
+        ['lines->words', 'rebalance'], ['words->counts', 'hash'], ['counts->out', 'rebalance'],
+      ]);
+      expect(job.edges[1]!.key).to.deep.equal({ field: 0 });
+    });
+
+    it('defaults an edge to forward between equal parallelisms, and keeps explicit ids and names', () => {
+      const d = broken((d) => {
+        d.vertices[3].parallelism = 2;
+        d.vertices[2].name = 'count per word';
+        d.edges[2].id = 'to-file';
+      });
+      const result = validateDescriptor(d);
+      if (!result.ok) expect.fail(JSON.stringify(result.issues));
+      expect(result.job.edges[2]).to.include({ id: 'to-file', partition: 'forward' });
+      expect(result.job.vertices[2]!.name).to.equal('count per word');
+    });
+
+    it("merges each vertex's params over the job's", () => {
+      const d = broken((d) => {
+        d.params = { lang: 'en', min: 1 };
+        d.vertices[1].params = { min: 3 };
+      });
+      const result = validateDescriptor(d);
+      if (!result.ok) expect.fail(JSON.stringify(result.issues));
+      expect(result.job.params).to.deep.equal({ lang: 'en', min: 1 });
+      expect(result.job.vertices[1]!.params).to.deep.equal({ lang: 'en', min: 3 });
+      expect(result.job.vertices[0]!.params).to.deep.equal({ lang: 'en', min: 1 });
+    });
+
+    it('does not change the input', () => {
+      const d = wordcount();
+      const before = JSON.stringify(d);
+      validateDescriptor(d);
+      expect(JSON.stringify(d)).to.equal(before);
+    });
+
+    it('accepts module references and key functions', () => {
+      const d = broken((d) => {
+        d.vertices[1].fn = { module: '@acme/udfs', export: 'tokenize' };
+        d.edges[1].key = { fn: '([word]) => word' };
+      });
+      expect(validateDescriptor(d).ok).to.equal(true);
+    });
+  });
+
+  describe('schema problems', () => {
+    it('names an unknown operator once, with the known operators', () => {
+      const issue = onlyIssue(broken((d) => { d.vertices[1].operator = 'mapp'; }));
+      expect(issue.path).to.equal('/vertices/1/operator');
+      expect(issue.message).to.equal(`unknown operator 'mapp'; known operators: ${OPERATORS.join(', ')}`);
+    });
+
+    it('says which versions are supported for another apiVersion', () => {
+      const issue = onlyIssue(broken((d) => { d.apiVersion = 'cloudflink/v2'; }));
+      expect(issue.path).to.equal('/apiVersion');
+      expect(issue.message).to.match(/unsupported apiVersion 'cloudflink\/v2'.*cloudflink\/v1/);
+    });
+
+    it("reports a missing operator field at the field's path", () => {
+      const issue = onlyIssue(broken((d) => { delete d.vertices[1].fn; }));
+      expect(issue).to.deep.equal({ path: '/vertices/1/fn', message: "is required by operator 'flatMap'" });
+    });
+
+    it('reports a property the operator does not take, listing those it does', () => {
+      const issue = onlyIssue(broken((d) => { d.vertices[2].fn = '(a, b) => a + b'; }));
+      expect(issue.path).to.equal('/vertices/2/fn');
+      expect(issue.message).to.match(/unknown property for operator 'sum'.*field/);
+    });
+
+    it('reports a misspelt property', () => {
+      const issue = onlyIssue(broken((d) => { d.edges[0].partiton = d.edges[0].partition; delete d.edges[0].partition; }));
+      expect(issue.path).to.equal('/edges/0/partiton');
+      expect(issue.message).to.match(/unknown property; expected one of: id, from, to, partition, key/);
+    });
+
+    it('rejects a parallelism below 1, of the job or of a vertex', () => {
+      expect(onlyIssue(broken((d) => { d.parallelism = 0; })).path).to.equal('/parallelism');
+      expect(onlyIssue(broken((d) => { d.vertices[1].parallelism = -2; })).path).to.equal('/vertices/1/parallelism');
+    });
+
+    it('rejects ids that cannot be part of a NATS subject', () => {
+      const issues = issuesOf(broken((d) => { d.vertices[0].id = 'the lines'; d.edges[0].from = 'the lines'; }));
+      expect(issues.map((i) => i.path)).to.deep.equal(['/vertices/0/id']);
+      expect(issues[0]!.message).to.match(/NATS subjects/);
+    });
+
+    it('summarises a key with both a field and a function', () => {
+      const issue = onlyIssue(broken((d) => { d.edges[1].key = { field: 0, fn: '(r) => r[0]' }; }));
+      expect(issue).to.deep.equal({ path: '/edges/1/key', message: "takes 'field' or 'fn', not both" });
+    });
+
+    it('explains what a user function must be', () => {
+      const issue = onlyIssue(broken((d) => { d.vertices[1].fn = 42; }));
+      expect(issue.path).to.equal('/vertices/1/fn');
+      expect(issue.message).to.match(/source text of a function expression, or \{ "module"/);
+    });
+  });
+
+  describe('graph problems', () => {
+    it('reports a duplicate vertex id', () => {
+      const issue = onlyIssue(broken((d) => { d.vertices.push({ id: 'out', operator: 'sink.print' }); }));
+      expect(issue).to.deep.equal({ path: '/vertices/4/id', message: "duplicate vertex id 'out' (also /vertices/3)" });
+    });
+
+    it('reports an edge to or from a missing vertex', () => {
+      const issues = issuesOf(broken((d) => { d.edges[2].to = 'outt'; d.edges[0].from = 'line'; }));
+      expect(issues).to.deep.include({ path: '/edges/2/to', message: "no vertex has the id 'outt'" });
+      expect(issues).to.deep.include({ path: '/edges/0/from', message: "no vertex has the id 'line'" });
+    });
+
+    it('names the vertices of a cycle', () => {
+      const issue = onlyIssue(broken((d) => { d.edges.push({ from: 'counts', to: 'words' }); }));
+      expect(issue.path).to.equal('/edges/3');
+      expect(issue.message).to.match(/cycle: words -> counts -> words/);
+    });
+
+    it('rejects a parallelism above maxParallelism', () => {
+      expect(onlyIssue(broken((d) => { d.maxParallelism = 4; d.vertices[1].parallelism = 8; })).path)
+        .to.equal('/vertices/1/parallelism');
+      const issue = onlyIssue(broken((d) => { d.maxParallelism = 1; }));
+      expect(issue.path).to.equal('/parallelism');
+      expect(issue.message).to.match(/2 exceeds maxParallelism 1/);
+    });
+
+    it('requires a key on a hash edge, and only there', () => {
+      expect(onlyIssue(broken((d) => { delete d.edges[1].key; })).path).to.equal('/edges/1/key');
+      const issue = onlyIssue(broken((d) => { d.edges[0].key = { field: 0 }; }));
+      expect(issue).to.deep.equal({ path: '/edges/0/key', message: "only a 'hash' edge takes a key; this edge is 'rebalance'" });
+    });
+
+    it('rejects a forward edge between different parallelisms', () => {
+      const issue = onlyIssue(broken((d) => { d.edges[0].partition = 'forward'; }));
+      expect(issue.path).to.equal('/edges/0/partition');
+      expect(issue.message).to.match(/'lines' has 1 and 'words' has 2/);
+    });
+
+    it('rejects an input to a source and an output from a sink', () => {
+      const issues = issuesOf(broken((d) => {
+        d.vertices.push({ id: 'audit', operator: 'sink.print' });
+        d.edges.push({ from: 'out', to: 'audit' }, { from: 'words', to: 'lines' });
+      }));
+      expect(issues).to.deep.include({ path: '/edges/3/from', message: "'out' is a sink (sink.textFile) and cannot have output edges" });
+      expect(issues).to.deep.include({ path: '/edges/4/to', message: "'lines' is a source (source.textFile) and cannot have input edges" });
+    });
+
+    it('rejects an operator with no input', () => {
+      const issue = onlyIssue(broken((d) => { d.vertices.splice(3, 0, { id: 'orphan', operator: 'map', fn: '(x) => x' }); }));
+      expect(issue.path).to.equal('/vertices/3');
+      expect(issue.message).to.match(/'orphan' \(map\) has no input edge/);
+    });
+
+    it('requires one hash input for sum and reduce', () => {
+      const notHash = onlyIssue(broken((d) => { d.edges[1].partition = 'rebalance'; delete d.edges[1].key; }));
+      expect(notHash.path).to.equal('/edges/1/partition');
+      expect(notHash.message).to.match(/must be a 'hash' edge/);
+
+      const two = onlyIssue(broken((d) => { d.edges.push({ from: 'lines', to: 'counts', partition: 'hash', key: { field: 0 } }); }));
+      expect(two.path).to.equal('/vertices/2');
+      expect(two.message).to.match(/exactly one input edge.*it has 2/);
+
+      const reduce = onlyIssue(broken((d) => {
+        d.vertices[2] = { id: 'counts', operator: 'reduce', fn: '(a, b) => [a[0], a[1] + b[1]]' };
+        delete d.edges[1].partition; delete d.edges[1].key;
+        d.vertices[1].parallelism = 1; d.vertices[2].parallelism = 1;
+      }));
+      expect(reduce.path).to.equal('/edges/1/partition');
+      expect(reduce.message).to.match(/this edge is 'forward' \(the default\)/);
+    });
+
+    it('rejects a job with no source or no sink', () => {
+      const issues = issuesOf(broken((d) => { d.vertices = []; d.edges = []; }));
+      expect(issues.map((i) => [i.path, i.message.slice(0, 24)])).to.deep.equal([
+        ['/vertices', 'the job has no source; a'], ['/vertices', 'the job has no sink; add'],
+      ]);
+    });
+
+    it('reports a user function that does not compile, with the SyntaxError', () => {
+      const issue = onlyIssue(broken((d) => { d.vertices[1].fn = '(line) => line.split(('; }));
+      expect(issue.path).to.equal('/vertices/1/fn');
+      expect(issue.message).to.match(/does not compile: SyntaxError: /);
+      expect(onlyIssue(broken((d) => { d.edges[1].key = { fn: '(r) => r[0' }; })).path).to.equal('/edges/1/key/fn');
+    });
+  });
+
+  describe('many problems', () => {
+    it('reports all of them, not just the first', () => {
+      const issues = issuesOf(broken((d) => {
+        d.vertices[1].operator = 'flatMapp';
+        d.vertices[3].fn = 'nope';
+        d.edges[2].to = 'output';
+        d.vertices[2].field = undefined;
+        d.edges[1].key = { fn: 'w => w[0' };
+      }));
+      expect(issues.map((i) => i.path)).to.have.members([
+        '/vertices/1/operator', '/vertices/3/fn', '/vertices/2/field', '/edges/2/to', '/edges/1/key/fn',
+        '/vertices/3', // 'out' lost its only input to the misspelt edge
+      ]);
+    });
+
+    it('reports three unrelated problems together', () => {
+      const paths = pathsOf(broken((d) => {
+        d.apiVersion = 'v1';
+        d.edges[0].from = 'linez';
+        d.vertices[1].fn = '(line) =>';
+      }));
+      expect(paths).to.have.members(['/apiVersion', '/edges/0/from', '/vertices/1/fn']);
+      expect(paths).to.have.length(3);
+    });
+  });
+
+  describe('garbage', () => {
+    for (const [label, input] of [
+      ['null', null], ['undefined', undefined], ['a string', 'wordcount'], ['a number', 42], ['an array', [wordcount()]],
+    ] as const) {
+      it(`gives one root issue for ${label}`, () => {
+        const issue = onlyIssue(input);
+        expect(issue.path).to.equal('');
+        expect(issue.message).to.match(/must be a JSON object or msgpack map/);
+      });
+    }
+
+    it('lists the missing properties of {}', () => {
+      expect(pathsOf({})).to.deep.equal(['/apiVersion', '/name', '/vertices', '/edges']);
+    });
+
+    it('survives garbage inside the lists', () => {
+      const input = {
+        apiVersion: 'cloudflink/v1', name: 7, mode: 'fast', parallelism: '2',
+        vertices: [null, 1, 'x', [], {}, { id: 3, operator: {} }, { id: 'a', operator: 'map', fn: null, parallelism: 1.5 }],
+        edges: [null, {}, { from: 1, to: [] }, { from: 'a', to: 'a', key: 'k', partition: 9 }],
+      };
+      const issues = issuesOf(input);
+      expect(issues.length).to.be.greaterThan(10);
+      for (const issue of issues) {
+        expect(issue.path).to.be.a('string');
+        expect(issue.message).to.be.a('string').and.not.match(/undefined|\[object/);
+      }
+    });
+
+    it('survives lists that are not lists', () => {
+      expect(pathsOf({ apiVersion: 'cloudflink/v1', name: 'x', vertices: {}, edges: 'none' })).to.deep.equal(['/vertices', '/edges']);
+    });
+  });
+
+  describe('the schema', () => {
+    it('lists exactly the operators of the types, each with its own branch', () => {
+      expect(schema.$defs.vertex.properties.operator.enum).to.deep.equal([...OPERATORS]);
+      expect(schema.$defs.vertex.allOf.map((b) => b.if.properties.operator.const)).to.deep.equal([...OPERATORS]);
+    });
+
+    it('documents the defaults that resolution fills in', () => {
+      expect(schema.properties.mode.default).to.equal(DEFAULT_MODE);
+      expect(schema.properties.parallelism.default).to.equal(DEFAULT_PARALLELISM);
+      expect(schema.properties.maxParallelism.default).to.equal(DEFAULT_MAX_PARALLELISM);
+    });
+  });
+});
