@@ -39,12 +39,13 @@ export function natsServerBinary(): string {
   return found;
 }
 
-export async function startLocalNats(options: { port?: number; jetstream?: boolean; storeDir?: string } = {}): Promise<LocalNats> {
+export async function startLocalNats(options: { port?: number; jetstream?: boolean; storeDir?: string; detached?: boolean } = {}): Promise<LocalNats> {
   const port = options.port ?? await freePort();
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'cloudflink-nats-'));
   const args = ['-a', '127.0.0.1', '-p', String(port)];
   if (options.jetstream !== false) args.push('-js', '-sd', storeDir);
-  const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'ignore', options.detached ? 'ignore' : 'pipe'], detached: options.detached ?? false });
+  if (options.detached) child.unref();
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
