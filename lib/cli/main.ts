@@ -20,6 +20,11 @@ export function buildProgram(): Command {
 
 /** Runs the CLI; errors print as one clear line (the code, then what to do) and exit non-zero. */
 export async function main(argv: string[]): Promise<void> {
+  // `cloudflink events | head` closes the pipe early; that is the reader's choice, not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
