@@ -1,0 +1,37 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type CloudflinkConfig } from '../../lib/config/index.ts';
+import { startLocalCluster, type LocalCluster } from '../../lib/cluster/local.ts';
+
+/** Heartbeats tuned so that a lost Task Manager is noticed quickly in specs. */
+export const FAST_HEARTBEATS = { intervalMs: 200, timeoutMs: 1500 };
+
+export function e2eConfig(natsUrl: string, clusterId: string): CloudflinkConfig {
+  return loadConfig({
+    overrides: {
+      nats: { servers: [natsUrl] },
+      cluster: { id: clusterId },
+      heartbeat: FAST_HEARTBEATS,
+      jobManager: { slotWaitMs: 3000 },
+      log: { level: 'warn' },
+    },
+  });
+}
+
+/** A Job Manager and Task Managers as real node processes on the given NATS; stopping it removes their logs. */
+export async function startProcessCluster(natsUrl: string, clusterId: string, taskManagers: number, slots: number): Promise<LocalCluster> {
+  const logDir = mkdtempSync(join(tmpdir(), `cloudflink-spec-${clusterId}-`));
+  const cluster = await startLocalCluster({ config: e2eConfig(natsUrl, clusterId), natsUrl, taskManagers, slots, taskManagerStdout: 'ignore', logDir });
+  const stop = cluster.stop;
+  cluster.stop = async () => {
+    await stop();
+    rmSync(logDir, { recursive: true, force: true });
+  };
+  return cluster;
+}
+
+/** The CLI flags that reach the same cluster. */
+export function clusterFlags(natsUrl: string, clusterId: string): string[] {
+  return ['--nats', natsUrl, '--cluster-id', clusterId];
+}
