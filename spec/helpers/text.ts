@@ -16,7 +16,7 @@ export async function writeText(path: string, bytes: number, seed = 42): Promise
     for (let i = 0; i < words; i++) line.push(vocabulary[Math.floor(random() ** 3 * vocabulary.length)]!);
     const text = `${line.join(' ')}\n`;
     written += text.length;
-    if (!out.write(text)) await new Promise((r) => out.once('drain', r));
+    if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
 }
