@@ -1,3 +1,4 @@
+import './params.ts';
 export { StreamExecutionEnvironment } from './environment.ts';
 export type { EnvironmentOptions, OperatorOptions } from './environment.ts';
 export { DataStream, SingleOutputStreamOperator, DataStreamSink } from './data-stream.ts';

@@ -1,0 +1,62 @@
+/** The benchmark's table on the terminal and the same numbers as JSON in a file. */
+import { writeFileSync } from 'node:fs';
+
+export interface ThroughputRow {
+  name: string;
+  words: number;
+  /** What words/s is computed from: the loop for in-process rows, the job's own duration for cloudflink. */
+  seconds: number;
+  /** Around the whole call as the caller sees it (for cloudflink: execute() → result()). */
+  wallSeconds: number;
+  wordsPerSecond: number;
+  /** words/s divided by the baseline's words/s. */
+  vsPlain: number;
+  vsRxjs: number;
+  /** Median round trip of the tiny job for the same system, in milliseconds. */
+  roundTripMs: number;
+  /** 'ok' when every word's final count equals the plain loop's, else what differed. */
+  verified: string;
+}
+
+export interface BenchReport {
+  benchmark: string;
+  startedAt: string;
+  machine: { cpus: number; node: string; platform: string };
+  params: Record<string, unknown>;
+  rows: ThroughputRow[];
+  notes: string[];
+}
+
+const COLUMNS: { title: string; cell(row: ThroughputRow): string }[] = [
+  { title: 'name', cell: (r) => r.name },
+  { title: 'words', cell: (r) => r.words.toLocaleString('en-US') },
+  { title: 'seconds', cell: (r) => r.seconds.toFixed(3) },
+  { title: 'wall s', cell: (r) => r.wallSeconds.toFixed(3) },
+  { title: 'words/s', cell: (r) => Math.round(r.wordsPerSecond).toLocaleString('en-US') },
+  { title: '× plain', cell: (r) => ratio(r.vsPlain) },
+  { title: '× RxJS', cell: (r) => ratio(r.vsRxjs) },
+  { title: 'round trip ms', cell: (r) => roundTrip(r.roundTripMs) },
+  { title: 'counts', cell: (r) => r.verified },
+];
+
+/** Text columns left-aligned, numbers right-aligned. */
+export function formatTable(rows: ThroughputRow[]): string {
+  const cells = rows.map((row) => COLUMNS.map((c) => c.cell(row)));
+  const widths = COLUMNS.map((c, i) => Math.max(c.title.length, ...cells.map((r) => r[i]!.length)));
+  const leftAligned = new Set([0, COLUMNS.length - 1]);
+  const line = (values: string[]): string =>
+    values.map((v, i) => (leftAligned.has(i) ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(COLUMNS.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+export function writeJson(path: string, report: BenchReport): void {
+  writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+function ratio(r: number): string {
+  return r >= 0.1 ? r.toFixed(2) : r.toPrecision(2);
+}
+
+function roundTrip(ms: number): string {
+  return ms >= 1 ? ms.toFixed(1) : ms.toPrecision(2);
+}
