@@ -74,6 +74,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       clock: system.clock,
       publish: (subject, frame) => system.transport.publish(subject, frame),
       onWritable: () => this.writable(),
+      onError: (error) => this.fail(error, { index: this.output.recordsOut }),
     });
     this.input = new InputGate(
       task.inputs.map((spec) => ({ edgeIndex: spec.edgeIndex, upstreamParallelism: spec.peerParallelism })),

@@ -1,4 +1,5 @@
 import { encodeFrame } from '../../lib/codec/index.ts';
+import { CloudflinkError } from '../../lib/errors/index.ts';
 import { canonicalKey, subtaskForKey } from '../../lib/partition/index.ts';
 import type { Clock, TimerHandle } from '../../lib/clock/index.ts';
 import type { ChannelSpec, Frame, NetworkSettings } from './protocol.ts';
@@ -32,6 +33,8 @@ export interface OutputGateOptions {
   publish(subject: string, frame: Uint8Array): void;
   /** Called when the gate stops being blocked (credit arrived for every waiting frame). */
   onWritable(): void;
+  /** A flush on the buffer timeout failed (for example a record too large for a frame). */
+  onError(error: unknown): void;
 }
 
 /**
@@ -124,8 +127,14 @@ export class OutputGate {
     if (channel.buffer.length >= this.options.network.frameRecords) this.sendBuffer(channel);
     else if (!this.flushTimer) {
       // The buffer timeout bounds latency when records trickle in.
-      this.flushTimer = this.options.clock.setTimeout(() => { this.flushTimer = undefined; this.flush(); },
-        this.options.network.bufferTimeoutMs);
+      this.flushTimer = this.options.clock.setTimeout(() => {
+        this.flushTimer = undefined;
+        try {
+          this.flush();
+        } catch (error) {
+          this.options.onError(error);
+        }
+      }, this.options.network.bufferTimeoutMs);
     }
   }
 
@@ -155,7 +164,11 @@ export class OutputGate {
 function encodeFrames(subtask: number, records: unknown[], end: boolean): Uint8Array[] {
   const frame: Frame = end ? { s: subtask, r: records, e: true } : { s: subtask, r: records };
   const bytes = encodeFrame(frame);
-  if (bytes.length <= MAX_FRAME_BYTES || records.length <= 1) return [bytes];
+  if (bytes.length <= MAX_FRAME_BYTES) return [bytes];
+  if (records.length <= 1) {
+    throw new CloudflinkError('UDF_FAILED',
+      `a record of ${bytes.length} bytes is larger than a data frame may be (${MAX_FRAME_BYTES} bytes, below NATS's max_payload); split it into smaller records`);
+  }
   const half = records.length >> 1;
   return [...encodeFrames(subtask, records.slice(0, half), false), ...encodeFrames(subtask, records.slice(half), end)];
 }

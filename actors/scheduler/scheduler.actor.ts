@@ -68,6 +68,10 @@ export class Scheduler implements Behavior<SchedulerMessage> {
     }
   }
 
+  stopped(ctx: ActorContext): void {
+    for (const request of this.pending.splice(0)) ctx.clock.clearTimeout(request.timer);
+  }
+
   private serve(ctx: ActorContext): void {
     while (this.pending.length > 0) {
       const request = this.pending[0]!;

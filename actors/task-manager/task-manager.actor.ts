@@ -33,6 +33,8 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
   private jobManagerId?: string;
   private lastJobManagerHeartbeat = 0;
   private registering = false;
+  /** Refused for good (for example an 11th TM): it stops asking. */
+  private refused = false;
   private waitingLogged = false;
   private readonly tasks = new Map<string, RunningTask>();
   private timer?: TimerHandle;
@@ -61,6 +63,7 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
       case 'registered': return this.registered(msg.jobManagerId, ctx);
       case 'registration-failed': {
         const error = CloudflinkError.fromWire(msg.error);
+        this.refused = true;
         ctx.log.error({ code: error.code }, error.message);
         this.firstOutcome?.({ ok: false, error });
         this.firstOutcome = undefined;
@@ -129,7 +132,7 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
       });
       return;
     }
-    if (!this.registering) this.register(ctx);
+    if (!this.registering && !this.refused) this.register(ctx);
   }
 
   private register(ctx: ActorContext): void {

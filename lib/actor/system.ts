@@ -50,6 +50,7 @@ export class ActorSystem {
   readonly log: Logger;
   private readonly cells = new Map<string, ActorCell>();
   private readonly defaultAskTimeoutMs: number;
+  private terminated = false;
 
   constructor(options: ActorSystemOptions) {
     this.transport = options.transport;
@@ -97,17 +98,28 @@ export class ActorSystem {
   }
 
   async shutdown(): Promise<void> {
+    this.terminated = true;
     for (const address of [...this.cells.keys()].reverse()) await this.stop(address);
   }
 
+  /** Sends and forgets. After shutdown, or with the connection closed, the message is dropped: a tell promises nothing. */
   tell<M extends Message>(address: string, msg: M, from?: string): void {
+    if (this.terminated) return;
     const envelope: Envelope = { v: PROTOCOL_VERSION, from, msg };
     const local = this.cells.get(address);
-    if (local) local.mailbox.enqueue({ envelope });
-    else this.transport.publish(address, encode(envelope));
+    if (local) {
+      local.mailbox.enqueue({ envelope });
+      return;
+    }
+    try {
+      this.transport.publish(address, encode(envelope));
+    } catch (error) {
+      this.log.debug({ err: error, address, type: msg.type }, 'dropped a tell: the connection is closed');
+    }
   }
 
   async ask<R>(address: string, msg: OutgoingMessage, timeoutMs = this.defaultAskTimeoutMs, from?: string): Promise<R> {
+    if (this.terminated) throw new CloudflinkError('INTERNAL', `cannot ask ${address}: this node is shutting down`);
     const envelope: Envelope = { v: PROTOCOL_VERSION, from, msg };
     const local = this.cells.get(address);
     const reply = local

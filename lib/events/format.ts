@@ -3,12 +3,13 @@ import type { LifecycleEvent } from './types.ts';
 /** One human-readable line per event, for `cloudflink events` and `run --wait`. */
 export function formatEvent(event: LifecycleEvent): string {
   const time = event.at.slice(11, 23);
-  const cause = 'cause' in event && event.cause ? `  (${event.cause})` : '';
+  // Causes carry user error messages, which may span lines; an event stays on one.
+  const cause = 'cause' in event && event.cause ? `  (${oneLine(event.cause)})` : '';
   switch (event.type) {
     case 'job.state':
       return `${time}  job  ${event.jobId} ${event.jobName}: ${event.from ?? '∅'} → ${event.to}${cause}`;
     case 'job.rejected':
-      return `${time}  job  ${event.jobId} ${event.jobName ?? ''} REJECTED: ${event.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ')}`;
+      return `${time}  job  ${event.jobId}${event.jobName ? ` ${event.jobName}` : ''} REJECTED: ${oneLine(event.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; '))}`;
     case 'task.state':
       return `${time}  task ${event.jobId} ${event.vertexName} (${event.subtask + 1}/${event.parallelism})${event.tmId ? ` @${event.tmId}` : ''}: ${event.from ?? '∅'} → ${event.to}${cause}`;
     case 'tm.registered':
@@ -22,4 +23,8 @@ export function formatEvent(event: LifecycleEvent): string {
       return JSON.stringify(never);
     }
   }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\r?\n\s*/g, ' ⏎ ');
 }

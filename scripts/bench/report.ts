@@ -16,12 +16,14 @@ export interface ThroughputRow {
   roundTripMs: number;
   /** 'ok' when every word's final count equals the plain loop's, else what differed. */
   verified: string;
+  /** CPU seconds per process during the job (cloudflink rows, on Linux). */
+  cpuSeconds?: Record<string, number>;
 }
 
 export interface BenchReport {
   benchmark: string;
   startedAt: string;
-  machine: { cpus: number; node: string; platform: string };
+  machine: { cpus: number; node: string; platform: string; loadAverage: number };
   params: Record<string, unknown>;
   rows: ThroughputRow[];
   notes: string[];
@@ -38,6 +40,24 @@ const COLUMNS: { title: string; cell(row: ThroughputRow): string }[] = [
   { title: 'round trip ms', cell: (r) => roundTrip(r.roundTripMs) },
   { title: 'counts', cell: (r) => r.verified },
 ];
+
+const LEGEND = [
+  'seconds: in-process rows time their loop, file read included; cloudflink rows use the job\'s durationMs, submission → FINISHED.',
+  'wall s: the same for in-process rows; for cloudflink, execute() → result() in this client.',
+  '× plain, × RxJS: words/s against the plain loop\'s and against the RxJS groupBy pipeline\'s.',
+  'round trip ms: median of 10 runs of 10 records → map → collect. For cloudflink this is the job round trip,',
+  '  submit → FINISHED as the client sees it (scheduling, deployment, teardown), not per-record latency.',
+  'counts: every word\'s final rolling count equals the plain loop\'s, and one rolling count came out per word in.',
+];
+
+export function formatReport(report: BenchReport): string {
+  const { machine, params, rows } = report;
+  const words = rows[0]?.words.toLocaleString('en-US') ?? '?';
+  const header = `WordCount, ${String(params.mb)} MB (${words} words), ${machine.cpus} cores, node ${machine.node}, ` +
+    `load average ${machine.loadAverage.toFixed(1)} at the start`;
+  return ['', header, '',
+    formatTable(rows), '', ...LEGEND, ...report.notes, ''].join('\n');
+}
 
 /** Text columns left-aligned, numbers right-aligned. */
 export function formatTable(rows: ThroughputRow[]): string {

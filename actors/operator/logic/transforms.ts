@@ -38,19 +38,23 @@ export function reduceLogic(fn: UserFn, keyOf: (record: unknown) => unknown): Op
 
 /** Keyed rolling sum of one field; the other fields come from the key's first record (as in Flink). */
 export function sumLogic(field: string | number, keyOf: (record: unknown) => unknown): OperatorLogic {
+  const what = `sum(${JSON.stringify(field)})`;
   const add = (a: unknown, b: unknown): unknown => {
     const x = (a as Record<string | number, unknown>)[field];
     const y = (b as Record<string | number, unknown>)[field];
-    if (typeof y !== 'number' && typeof y !== 'bigint') {
-      throw new CloudflinkError('UDF_FAILED', `sum(${JSON.stringify(field)}) needs a number in that field, got ${describe(y)}`);
-    }
+    if (typeof x !== typeof y) throw new CloudflinkError('UDF_FAILED', `${what} cannot add ${describe(y)} to ${describe(x)}: use numbers or bigints throughout`);
     const copy = (Array.isArray(a) ? [...a] : { ...(a as object) }) as Record<string | number, unknown>;
     copy[field] = (x as number) + (y as number);
     return copy;
   };
+  // Every record is checked, the first of each key too, before it reaches the rolling state.
   return reduceLogic((a, b) => add(a, b), (record) => {
     if (record === null || typeof record !== 'object') {
-      throw new CloudflinkError('UDF_FAILED', `sum(${JSON.stringify(field)}) needs records that are arrays or objects, got ${describe(record)}`);
+      throw new CloudflinkError('UDF_FAILED', `${what} needs records that are arrays or objects, got ${describe(record)}`);
+    }
+    const value = (record as Record<string | number, unknown>)[field];
+    if (typeof value !== 'number' && typeof value !== 'bigint') {
+      throw new CloudflinkError('UDF_FAILED', `${what} needs a number in that field, got ${describe(value)}`);
     }
     return keyOf(record);
   });

@@ -6,6 +6,7 @@ import { startTaskManager, type TaskManagerNode } from '../../../actors/task-man
 import { StreamExecutionEnvironment } from '../../../lib/api/index.ts';
 import { ClusterClient } from '../../../lib/client/index.ts';
 import { loadConfig, subjectBase, type CloudflinkConfig } from '../../../lib/config/index.ts';
+import { ManualClock } from '../../../lib/clock/index.ts';
 import type { JobDescriptor } from '../../../lib/descriptor/types.ts';
 import { DescriptorInvalidError, JobNotFoundError } from '../../../lib/errors/index.ts';
 import { readEvents, type LifecycleEvent, type TaskState } from '../../../lib/events/index.ts';
@@ -111,7 +112,25 @@ function lastPerKey(records: unknown[]): Map<string, number> {
   return totals;
 }
 
-describe('job manager', function () {
+/**
+ * What `action` leaves unhandled, with stacks. Mocha swallows a rejection from user code
+ * (it re-emits it to no one), while a node process started with the CLI would die of it.
+ */
+async function unhandledRejectionsDuring(action: () => Promise<void>): Promise<string[]> {
+  const seen = new Set<unknown>();
+  const listener = (reason: unknown) => { seen.add(reason); };
+  process.prependListener('unhandledRejection', listener);
+  try {
+    await action();
+    // Give rejected asks a few turns to run their handlers.
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  } finally {
+    process.removeListener('unhandledRejection', listener);
+  }
+  return [...seen].map((e) => (e instanceof Error ? e.stack ?? e.message : String(e)));
+}
+
+describe('job manager', () => {
   let nats: TestNats;
   before(async () => { nats = await startNats({ jetstream: true }); });
   after(async () => { await nats.stop(); });
@@ -210,8 +229,25 @@ describe('job manager', function () {
       expect(lastPerKey(next.collected)).to.deep.equal(plainWordCount(LINES));
     });
 
+    it('fails a job whose source cannot open its input while deploying, naming the file, and frees its slots', async () => {
+      const missing = `/nonexistent/cloudflink-spec-${Date.now()}.txt`;
+      const env = new StreamExecutionEnvironment(cluster.client, { parallelism: 2 });
+      env.readTextFile(missing).map(function upper(line: string) { return line.toUpperCase(); }).collect();
+      const handle = await env.execute('missing-input');
+      const result = await handle.result();
+
+      expect(result.state).to.equal('FAILED');
+      expect(result.cause).to.include(missing);
+      const events = await eventsOf(cluster.client, handle.jobId);
+      for (const [task, history] of taskHistories(events)) {
+        expect(['FAILED', 'CANCELED', 'FINISHED'], task).to.include(history[history.length - 1]!.to);
+      }
+      expect((await cluster.client.cluster()).freeSlots).to.equal(4);
+      for (const tm of cluster.tms) expect(tm.runningTasks, tm.tmId).to.equal(0);
+    });
+
     it('rejects a malformed descriptor with every issue and its path, starts nothing, and keeps serving', async () => {
-      const before = (await cluster.client.list()).map((j) => j.jobId);
+      const jobsBefore = (await cluster.client.list()).map((j) => j.jobId);
       const malformed = {
         apiVersion: 'cloudflink/v0',
         name: '',
@@ -235,7 +271,7 @@ describe('job manager', function () {
       for (const issue of issues) expect(issue.message, issue.path).to.be.a('string').that.is.not.empty;
       expect((error as Error).message).to.include('/edges/1/to');
 
-      expect((await cluster.client.list()).map((j) => j.jobId)).to.deep.equal(before);
+      expect((await cluster.client.list()).map((j) => j.jobId)).to.deep.equal(jobsBefore);
       expect((await cluster.client.cluster()).freeSlots).to.equal(4);
 
       const next = await wordCount(1, 'after-a-malformed-one');
@@ -243,7 +279,7 @@ describe('job manager', function () {
     });
 
     it('rejects a descriptor whose user function does not compile, the same way', async () => {
-      const before = (await cluster.client.list()).map((j) => j.jobId);
+      const jobsBefore = (await cluster.client.list()).map((j) => j.jobId);
       const descriptor = structuredClone(WORDCOUNT_JSON);
       descriptor.name = 'does-not-compile';
       const tokenize = descriptor.vertices.findIndex((v) => v.id === 'words');
@@ -259,7 +295,7 @@ describe('job manager', function () {
         message: (error as DescriptorInvalidError).issues[0]!.message,
       }]);
       expect((error as DescriptorInvalidError).issues[0]!.message).to.match(/^the user function does not compile: SyntaxError/);
-      expect((await cluster.client.list()).map((j) => j.jobId)).to.deep.equal(before);
+      expect((await cluster.client.list()).map((j) => j.jobId)).to.deep.equal(jobsBefore);
 
       const next = await cluster.client.submit({ ...structuredClone(WORDCOUNT_JSON), name: 'after-a-bad-function' });
       const result = await cluster.client.result(next);
@@ -296,7 +332,7 @@ describe('job manager', function () {
       });
 
       it('answers a malformed descriptor with DESCRIPTOR_INVALID and its issues', async () => {
-        const before = (await cluster.client.list()).length;
+        const jobsBefore = (await cluster.client.list()).length;
         const descriptor = { ...structuredClone(WORDCOUNT_JSON), name: 'raw-malformed', parallelism: 'two' };
         delete (descriptor as { apiVersion?: string }).apiVersion;
         const reply = await nc.request(submitSubject, JSON.stringify(descriptor), { timeout: 10_000 });
@@ -306,7 +342,7 @@ describe('job manager', function () {
         expect(error.code).to.equal('DESCRIPTOR_INVALID');
         expect(error.message).to.be.a('string').that.is.not.empty;
         expect(error.issues!.map((i) => i.path)).to.have.members(['/apiVersion', '/parallelism']);
-        expect((await cluster.client.list()).length).to.equal(before);
+        expect((await cluster.client.list()).length).to.equal(jobsBefore);
       });
 
       it('runs a good descriptor sent by a plain publish, with no reply subject', async () => {
@@ -320,7 +356,7 @@ describe('job manager', function () {
       });
 
       it('publishes a job.rejected event for garbage sent by a plain publish', async () => {
-        const before = (await cluster.client.list()).length;
+        const jobsBefore = (await cluster.client.list()).length;
         const rejected: JobRejectedEvent[] = [];
         const sub = nc.subscribe(`${subjectBase(cluster.config)}.events.job.*`, {
           callback: (error, msg) => {
@@ -340,7 +376,7 @@ describe('job manager', function () {
         } finally {
           sub.unsubscribe();
         }
-        expect((await cluster.client.list()).length).to.equal(before);
+        expect((await cluster.client.list()).length).to.equal(jobsBefore);
       });
     });
 
@@ -431,15 +467,99 @@ describe('job manager', function () {
       const waiting = multiplesOf1000(2, 10_000);
       const handle = await waiting.env.execute('waiting');
 
-      // The slot request went to the Scheduler before submit answered, so these answers come after it.
-      expect((await handle.status()).state).to.equal('CREATED');
+      // The slot request reached the Scheduler before submit answered, so this view already counts it.
       expect((await cluster.client.cluster()).freeSlots).to.equal(0);
+      expect((await handle.status()).state).to.equal('CREATED');
 
       await blocker.cancel();
       const result = await handle.result();
       expect(result.state, result.cause).to.equal('FINISHED');
       expect([...(result.collected[waiting.sink.id] as number[])].sort((a, b) => a - b)).to.deep.equal(range(10).map((i) => i * 1000));
       expect((await blocker.result()).state).to.equal('CANCELED');
+
+      // It was placed only once the blocker had ended.
+      const stream = await allEvents(cluster.client);
+      const blockerEnded = stream.findIndex((e) => e.type === 'job.state' && e.jobId === blocker.jobId && e.to === 'CANCELED');
+      const waitingPlaced = stream.findIndex((e) => e.type === 'task.state' && e.jobId === handle.jobId && e.to === 'SCHEDULED');
+      expect(blockerEnded).to.be.at.least(0);
+      expect(waitingPlaced).to.be.greaterThan(blockerEnded);
+    });
+
+    it('cancels a job that is still waiting for slots: no task is ever scheduled and the next job gets the slots', async () => {
+      const blocker = await endless(4).execute('blocker-2');
+      await eventually(async () => (await blocker.status()).state === 'RUNNING', 'the blocker to run');
+      const withdrawn = await multiplesOf1000(4, 10_000).env.execute('withdrawn');
+      const next = multiplesOf1000(2, 10_000);
+      const nextHandle = await next.env.execute('after-the-withdrawn-one');
+
+      await withdrawn.cancel();
+      expect((await withdrawn.result()).state).to.equal('CANCELED');
+      await blocker.cancel();
+      const result = await nextHandle.result();
+      expect(result.state, result.cause).to.equal('FINISHED');
+      expect(result.collected[next.sink.id]).to.have.length(10);
+
+      const events = await eventsOf(cluster.client, withdrawn.jobId);
+      expect(jobStates(events).map((e) => e.to)).to.deep.equal(['CREATED', 'CANCELLING', 'CANCELED']);
+      const histories = taskHistories(events);
+      expect(histories.size).to.equal(3 * 4);
+      for (const [task, history] of histories) expect(history.map((e) => e.to), task).to.deep.equal(['CREATED', 'CANCELED']);
+      expect((await cluster.client.cluster()).freeSlots).to.equal(4);
+    });
+  });
+
+  describe('stopping the job manager', () => {
+    let stops: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const stop of stops.reverse()) await stop();
+      stops = [];
+    });
+
+    it('leaves no slot-wait timer behind when it stops while a job waits for slots', async () => {
+      const clock = new ManualClock(Date.now());
+      const config = configFor(nats.url, 'jm-stop-waiting', 5_000);
+      const jm = await startJobManager({ config, clock });
+      stops.push(() => jm.stop());
+      const client = await ClusterClient.connect(config);
+      stops.push(() => client.close());
+
+      // No task manager at all: the job waits for slots.
+      const env = new StreamExecutionEnvironment(client, { parallelism: 1 });
+      env.fromElements(1).collect();
+      const handle = await env.execute('waits-forever');
+      expect((await handle.status()).state).to.equal('CREATED');
+
+      await jm.stop();
+      // A stopped node keeps no timers: one left would hold the process open and fire into a closed connection.
+      expect(clock.pending, 'timers left on the clock').to.equal(0);
+      expect(() => clock.advance(config.jobManager.slotWaitMs)).not.to.throw();
+    });
+
+    it('stops cleanly while a deploy to a task manager is still unanswered', async () => {
+      const config = configFor(nats.url, 'jm-stop-deploying', 30_000);
+      const jm = await startJobManager({ config });
+      stops.push(() => jm.stop());
+      const client = await ClusterClient.connect(config);
+      stops.push(() => client.close());
+      const base = subjectBase(config);
+
+      // A task manager that registers, then hangs: it never answers its deploy.
+      const hung = await nats.connect();
+      stops.push(() => hung.close());
+      const deploys: string[] = [];
+      hung.subscribe(`${base}.tm.hung-tm`, (msg) => { if (msg.reply) deploys.push(msg.subject); });
+      await hung.flush();
+      const registered = await hung.request(`${base}.jm`, new TextEncoder().encode(JSON.stringify(
+        { v: 1, msg: { type: 'register-tm', tmId: 'hung-tm', incarnation: 'spec', slots: 1 } })), 5_000);
+      expect(JSON.parse(new TextDecoder().decode(registered))).to.include({ ok: true });
+
+      const env = new StreamExecutionEnvironment(client, { parallelism: 1 });
+      env.fromElements(1).collect();
+      await env.execute('never-deployed');
+      await eventually(() => deploys.length > 0, 'the deploy request');
+
+      const unhandled = await unhandledRejectionsDuring(() => jm.stop());
+      expect(unhandled, 'unhandled rejections after stop()').to.deep.equal([]);
     });
   });
 

@@ -39,6 +39,7 @@ function gateFor(setup: Setup) {
       maxParallelism: setup.maxParallelism ?? 128,
       network: { frameRecords: 100, bufferTimeoutMs: 5, credits: 8, ...setup.network },
       clock,
+      onError: (error) => { throw error; },
       publish: (to, bytes) => {
         const p = { subject: to, bytes: bytes.length, frame: decodeFrame<Frame>(bytes) };
         published.push(p);
@@ -438,6 +439,29 @@ describe('OutputGate', () => {
       expect(h.published.length).to.be.greaterThan(1);
       for (const p of h.published) expect(p.bytes).to.be.at.most(MAX_FRAME_BYTES);
       expect(h.records(0, 0)).to.deep.equal(range(64).map(big));
+    });
+
+    it('splits a frame just over the limit, and leaves one just under it whole', () => {
+      const payload = (kb: number, i: number): string => String(i).repeat(kb * 1024);
+      const over = gateFor({ edges: [{ partition: 'forward', channels: 1 }], network: { frameRecords: 4 } });
+      over.grantAll();
+      for (const i of range(4)) over.gate.emit(payload(226, i)); // 904 KB of strings
+      expect(over.published.length).to.be.greaterThan(1);
+      for (const p of over.published) expect(p.bytes).to.be.at.most(MAX_FRAME_BYTES);
+      expect(over.records(0, 0)).to.deep.equal(range(4).map((i) => payload(226, i)));
+
+      const under = gateFor({ edges: [{ partition: 'forward', channels: 1 }], network: { frameRecords: 4 } });
+      under.grantAll();
+      for (const i of range(4)) under.gate.emit(payload(224, i)); // 896 KB of strings
+      expect(under.published).to.have.length(1);
+      expect(under.published[0]!.frame.r).to.have.length(4);
+    });
+
+    it('refuses a single record larger than a frame may be, saying so, rather than have NATS reject it', () => {
+      const h = gateFor({ edges: [{ partition: 'forward', channels: 1 }], network: { frameRecords: 1 } });
+      h.grantAll();
+      expect(() => h.gate.emit({ payload: 'x'.repeat(MAX_FRAME_BYTES + 1) })).to.throw(/a record of \d+ bytes is larger than a data frame may be/);
+      expect(h.published).to.be.empty;
     });
 
     it('splits a large end-of-input frame and flags only its last piece', () => {

@@ -1,0 +1,81 @@
+import { expect } from 'chai';
+import { formatEvent } from '../../../lib/events/format.ts';
+import type { LifecycleEvent } from '../../../lib/events/types.ts';
+
+const at = '2024-05-06T07:08:09.123Z';
+const time = '07:08:09.123';
+
+// One of each kind; the mapped type makes the compiler flag a kind that was added later.
+// (An intersection, not Extract: the TM events share one interface with a union `type`.)
+const EVENTS: { [K in LifecycleEvent['type']]: LifecycleEvent & { type: K } } = {
+  'job.state': { type: 'job.state', jobId: 'j1', jobName: 'wordcount', from: 'CREATED', to: 'RUNNING', at },
+  'job.rejected': {
+    type: 'job.rejected', jobId: 'j2', jobName: 'broken', at,
+    issues: [{ path: '/vertices/0/fn', message: 'is not a function' }, { path: '', message: 'no sink' }],
+  },
+  'task.state': {
+    type: 'task.state', jobId: 'j1', vertexId: 'v1', vertexName: 'tokenize', subtask: 1, parallelism: 4,
+    from: 'DEPLOYING', to: 'INITIALIZING', tmId: 'tm-7', at,
+  },
+  'tm.registered': { type: 'tm.registered', tmId: 'tm-7', slots: 4, at },
+  'tm.lost': { type: 'tm.lost', tmId: 'tm-7', slots: 4, cause: 'missed 3 heartbeats', at },
+  'tm.refused': { type: 'tm.refused', tmId: 'tm-11', slots: 2, cause: 'the cluster already has 10 task managers', at },
+};
+
+const ALL = Object.values(EVENTS) as LifecycleEvent[];
+
+describe('formatEvent', () => {
+  it('gives one line per event of every kind, starting with the time of day', () => {
+    for (const event of ALL) {
+      const line = formatEvent(event);
+      expect(line, event.type).to.not.include('\n');
+      expect(line.startsWith(`${time}  `), line).to.equal(true);
+    }
+  });
+
+  it('formats a job state change', () => {
+    expect(formatEvent(EVENTS['job.state'])).to.equal(`${time}  job  j1 wordcount: CREATED → RUNNING`);
+    expect(formatEvent({ ...EVENTS['job.state'], from: null, to: 'CREATED' })).to.equal(`${time}  job  j1 wordcount: ∅ → CREATED`);
+  });
+
+  it('formats a rejected job with every issue, an empty path shown as /', () => {
+    expect(formatEvent(EVENTS['job.rejected']))
+      .to.equal(`${time}  job  j2 broken REJECTED: /vertices/0/fn: is not a function; /: no sink`);
+  });
+
+  it('formats a task state change with its subtask counted from 1 and its TM', () => {
+    expect(formatEvent(EVENTS['task.state'])).to.equal(`${time}  task j1 tokenize (2/4) @tm-7: DEPLOYING → INITIALIZING`);
+    const { tmId: _, ...unplaced } = EVENTS['task.state'];
+    expect(formatEvent({ ...unplaced, subtask: 0, from: null, to: 'CREATED' })).to.equal(`${time}  task j1 tokenize (1/4): ∅ → CREATED`);
+  });
+
+  it('formats task manager events, with slot or slots', () => {
+    expect(formatEvent(EVENTS['tm.registered'])).to.equal(`${time}  tm   tm-7 registered with 4 slots`);
+    expect(formatEvent({ ...EVENTS['tm.registered'], slots: 1 })).to.equal(`${time}  tm   tm-7 registered with 1 slot`);
+    expect(formatEvent(EVENTS['tm.lost'])).to.equal(`${time}  tm   tm-7 LOST  (missed 3 heartbeats)`);
+    expect(formatEvent(EVENTS['tm.refused'])).to.equal(`${time}  tm   tm-11 REFUSED  (the cluster already has 10 task managers)`);
+  });
+
+  it('includes the cause when there is one, and nothing when there is none', () => {
+    const cause = 'map[2] threw: boom';
+    expect(formatEvent({ ...EVENTS['job.state'], to: 'FAILING', cause })).to.equal(`${time}  job  j1 wordcount: CREATED → FAILING  (${cause})`);
+    expect(formatEvent({ ...EVENTS['task.state'], to: 'FAILED', cause })).to.match(/: DEPLOYING → FAILED {2}\(map\[2\] threw: boom\)$/);
+    for (const event of [EVENTS['job.state'], EVENTS['task.state']]) expect(formatEvent(event)).to.not.include('  (');
+    expect(formatEvent({ ...EVENTS['tm.lost'], cause: undefined })).to.equal(`${time}  tm   tm-7 LOST`);
+    expect(formatEvent({ ...EVENTS['job.state'], cause: '' })).to.equal(`${time}  job  j1 wordcount: CREATED → RUNNING`);
+  });
+
+  it('keeps an event on one line when its cause has several', () => {
+    // Causes carry user error messages, which may span lines; `cloudflink events` prints one event a line.
+    const cause = 'map failed on record #3: bad input\n  at line 1\n  at line 2';
+    for (const event of [
+      { ...EVENTS['job.state'], to: 'FAILED', cause } as const,
+      { ...EVENTS['task.state'], to: 'FAILED', cause } as const,
+      { ...EVENTS['tm.lost'], cause },
+    ]) {
+      const line = formatEvent(event);
+      expect(line, event.type).to.not.match(/[\r\n]/);
+      expect(line).to.include('map failed on record #3: bad input');
+    }
+  });
+});
