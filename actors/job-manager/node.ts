@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ActorSystem } from '../../lib/actor/index.ts';
 import type { Clock } from '../../lib/clock/index.ts';
 import { decodeDescriptor } from '../../lib/descriptor/decode.ts';
@@ -70,7 +71,7 @@ async function acceptSubmission(msg: IncomingMessage, system: ActorSystem, subje
     answer = { ok: false, error: { code: wire.code, message: wire.message, issues } };
     if (!issues) {
       // Not even a document: no job id was handed out, so announce the rejection under a fresh one.
-      events.publish({ type: 'job.rejected', jobId: `rejected-${Date.now()}`, issues: [{ path: '', message: wire.message }], at: new Date().toISOString() });
+      events.publish({ type: 'job.rejected', jobId: `rejected-${randomBytes(6).toString('hex')}`, issues: [{ path: '', message: wire.message }], at: new Date().toISOString() });
     }
   }
   if (msg.reply) transport.publish(msg.reply, looksLikeJson(msg.data) ? encodeJson(answer) : encode(answer));

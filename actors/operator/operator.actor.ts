@@ -73,6 +73,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       network: task.network,
       clock: system.clock,
       publish: (subject, frame) => system.transport.publish(subject, frame),
+      localReceiver: (subject) => system.localRoute(subject) as ((frame: Frame) => void) | undefined,
       onWritable: () => this.writable(),
       onError: (error) => this.fail(error, { index: this.output.recordsOut }),
     });
@@ -86,11 +87,15 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
         },
       });
     for (const spec of task.inputs) {
-      this.subscriptions.push(system.transport.subscribe(subjects.data(task.jobId, spec.edgeIndex, task.subtask), (msg) => {
+      const subject = subjects.data(task.jobId, spec.edgeIndex, task.subtask);
+      const arrive = (frame: Frame): void => {
         if (this.phase !== 'running') return;
-        this.input.arrive(spec.edgeIndex, decodeFrame<Frame>(msg.data));
+        this.input.arrive(spec.edgeIndex, frame);
         this.schedulePump();
-      }));
+      };
+      // Senders in this process hand frames over by call; the others come through NATS.
+      this.subscriptions.push(system.routeLocally(subject, (frame) => arrive(frame as Frame)));
+      this.subscriptions.push(system.transport.subscribe(subject, (msg) => arrive(decodeFrame<Frame>(msg.data))));
     }
   }
 

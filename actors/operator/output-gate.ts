@@ -9,12 +9,15 @@ const MAX_FRAME_BYTES = 900 * 1024;
 
 export type KeyOf = (record: unknown) => unknown;
 
+/** A frame as it goes out: encoded for NATS, or the object itself for a receiver in this process. */
+type Outgoing = Uint8Array | Frame;
+
 interface OutputChannel {
   subject: string;
   /** Frames the receiver has room for; granted by it, spent by us. */
   credit: number;
-  /** Encoded frames waiting for credit. */
-  waiting: Uint8Array[];
+  /** Frames waiting for credit. */
+  waiting: Outgoing[];
   buffer: unknown[];
 }
 
@@ -31,6 +34,8 @@ export interface OutputGateOptions {
   network: NetworkSettings;
   clock: Clock;
   publish(subject: string, frame: Uint8Array): void;
+  /** The receiver of a subject when it lives in this process: frames go to it by call, not encoded. */
+  localReceiver(subject: string): ((frame: Frame) => void) | undefined;
   /** Called when the gate stops being blocked (credit arrived for every waiting frame). */
   onWritable(): void;
   /** A flush on the buffer timeout failed (for example a record too large for a frame). */
@@ -102,7 +107,7 @@ export class OutputGate {
     while (channel.credit > 0 && channel.waiting.length > 0) {
       channel.credit--;
       this.waitingFrames--;
-      this.options.publish(channel.subject, channel.waiting.shift()!);
+      this.deliver(channel.subject, channel.waiting.shift()!);
     }
     if (wasBlocked && !this.blocked) this.options.onWritable();
   }
@@ -141,17 +146,32 @@ export class OutputGate {
   private sendBuffer(channel: OutputChannel, end = false): void {
     const records = channel.buffer;
     channel.buffer = [];
+    if (this.options.localReceiver(channel.subject)) {
+      this.send(channel, end ? { s: this.options.subtask, r: records, e: true } : { s: this.options.subtask, r: records });
+      return;
+    }
     for (const frame of encodeFrames(this.options.subtask, records, end)) this.send(channel, frame);
   }
 
-  private send(channel: OutputChannel, frame: Uint8Array): void {
+  private send(channel: OutputChannel, frame: Outgoing): void {
     if (channel.credit > 0 && channel.waiting.length === 0) {
       channel.credit--;
-      this.options.publish(channel.subject, frame);
+      this.deliver(channel.subject, frame);
     } else {
       channel.waiting.push(frame);
       this.waitingFrames++;
     }
+  }
+
+  private deliver(subject: string, frame: Outgoing): void {
+    if (frame instanceof Uint8Array) {
+      this.options.publish(subject, frame);
+      return;
+    }
+    const local = this.options.localReceiver(subject);
+    // A local receiver that went away (cancelled) gets nothing; one that moved would need NATS.
+    if (local) local(frame);
+    else for (const bytes of encodeFrames(frame.s, frame.r, frame.e === true)) this.options.publish(subject, bytes);
   }
 
   private cancelFlushTimer(): void {

@@ -51,6 +51,7 @@ export class ActorSystem {
   private readonly cells = new Map<string, ActorCell>();
   private readonly defaultAskTimeoutMs: number;
   private terminated = false;
+  private readonly localRoutes = new Map<string, (payload: unknown) => void>();
 
   constructor(options: ActorSystemOptions) {
     this.transport = options.transport;
@@ -81,6 +82,20 @@ export class ActorSystem {
 
   has(address: string): boolean {
     return this.cells.has(address);
+  }
+
+  /**
+   * Receives objects sent to `subject` from this process without encoding (see `localRoute`);
+   * senders elsewhere still reach the subject through the transport.
+   */
+  routeLocally(subject: string, handler: (payload: unknown) => void): Subscription {
+    this.localRoutes.set(subject, handler);
+    return { unsubscribe: () => { if (this.localRoutes.get(subject) === handler) this.localRoutes.delete(subject); } };
+  }
+
+  /** The in-process receiver of a subject, if one lives here: the sender hands the object over directly. */
+  localRoute(subject: string): ((payload: unknown) => void) | undefined {
+    return this.localRoutes.get(subject);
   }
 
   async stop(address: string): Promise<void> {

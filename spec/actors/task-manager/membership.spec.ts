@@ -79,12 +79,12 @@ describe('task manager membership', () => {
     return c;
   }
 
-  /** Task Manager events of one cluster, as they are published, from now on. */
-  async function watchTaskManagers(config: CloudflinkConfig): Promise<TaskManagerEvent[]> {
-    const seen: TaskManagerEvent[] = [];
+  /** Task Manager events of one cluster, as they are published from now on, with the subject each came on. */
+  async function watchTaskManagers(config: CloudflinkConfig): Promise<(TaskManagerEvent & { subject: string })[]> {
+    const seen: (TaskManagerEvent & { subject: string })[] = [];
     const sub = watcher.subscribe(`${subjectBase(config)}.events.tm.*`, (msg) => {
       const event = JSON.parse(new TextDecoder().decode(msg.data)) as LifecycleEvent;
-      if (event.type === 'tm.registered' || event.type === 'tm.lost' || event.type === 'tm.refused') seen.push(event);
+      if (event.type === 'tm.registered' || event.type === 'tm.lost' || event.type === 'tm.refused') seen.push({ ...event, subject: msg.subject });
     });
     stops.push(async () => sub.unsubscribe());
     await watcher.flush();
@@ -156,6 +156,7 @@ describe('task manager membership', () => {
 
     const refused = await eventually(
       () => tmEvents.find((e) => e.type === 'tm.refused' && e.tmId === 'full-tm-10'), 'a tm.refused event for full-tm-10');
+    expect(refused.subject).to.equal(`${subjectBase(config)}.events.tm.full-tm-10`);
     expect(refused.cause).to.match(/10 task managers/);
     expect(refused.slots).to.equal(1);
 
@@ -201,6 +202,7 @@ describe('task manager membership', () => {
 
     const lost = await eventually(() => tmEvents.find((e) => e.type === 'tm.lost'), 'a tm.lost event');
     expect(lost.tmId).to.equal('lost-tm-b');
+    expect(lost.subject).to.equal(`${subjectBase(config)}.events.tm.lost-tm-b`);
     expect(lost.slots).to.equal(2);
     const result = await handle.result();
     expect(result.state).to.equal('FAILED');
