@@ -12,6 +12,7 @@ import { DescriptorInvalidError, JobNotFoundError } from '../../../lib/errors/in
 import { readEvents, type LifecycleEvent, type TaskState } from '../../../lib/events/index.ts';
 import type { JobRejectedEvent, JobStateEvent, TaskStateEvent } from '../../../lib/events/types.ts';
 import { eventually, range, startNats, type TestNats } from '../../helpers/nats.ts';
+import { unhandledRejectionsDuring } from '../../helpers/unhandled.ts';
 
 const HAPPY_TASK_PATH: TaskState[] = ['CREATED', 'SCHEDULED', 'DEPLOYING', 'INITIALIZING', 'RUNNING', 'FINISHED'];
 
@@ -110,24 +111,6 @@ function lastPerKey(records: unknown[]): Map<string, number> {
   const totals = new Map<string, number>();
   for (const record of records as [string, number][]) totals.set(record[0], record[1]);
   return totals;
-}
-
-/**
- * What `action` leaves unhandled, with stacks. Mocha swallows a rejection from user code
- * (it re-emits it to no one), while a node process started with the CLI would die of it.
- */
-async function unhandledRejectionsDuring(action: () => Promise<void>): Promise<string[]> {
-  const seen = new Set<unknown>();
-  const listener = (reason: unknown) => { seen.add(reason); };
-  process.prependListener('unhandledRejection', listener);
-  try {
-    await action();
-    // Give rejected asks a few turns to run their handlers.
-    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  } finally {
-    process.removeListener('unhandledRejection', listener);
-  }
-  return [...seen].map((e) => (e instanceof Error ? e.stack ?? e.message : String(e)));
 }
 
 describe('job manager', () => {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { InputGate } from '../../../actors/operator/input-gate.ts';
 import type { Frame } from '../../../actors/operator/protocol.ts';
+import { prng } from '../../helpers/random.ts';
 
 interface Grant { edgeIndex: number; from: number; credits: number }
 
@@ -11,18 +12,6 @@ function gateFor(inputs: { edgeIndex: number; upstreamParallelism: number }[], c
 }
 
 const frame = (s: number, r: unknown[], end = false): Frame => (end ? { s, r, e: true } : { s, r });
-
-/** A small seeded PRNG (mulberry32), so a failing interleaving can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 describe('InputGate', () => {
   it('open() grants `credits` to every (edge, upstream subtask) channel', () => {

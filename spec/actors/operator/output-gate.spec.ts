@@ -5,6 +5,8 @@ import { canonicalKey, subtaskForKey } from '../../../lib/partition/index.ts';
 import { OutputGate, type KeyOf } from '../../../actors/operator/output-gate.ts';
 import type { Frame, NetworkSettings } from '../../../actors/operator/protocol.ts';
 import type { Partitioning } from '../../../lib/descriptor/types.ts';
+import { prng } from '../../helpers/random.ts';
+import { range } from '../../helpers/nats.ts';
 
 /** The limit the gate keeps under: NATS's 1 MB max_payload less room for headers. */
 const MAX_FRAME_BYTES = 900 * 1024;
@@ -66,20 +68,6 @@ function gateFor(setup: Setup) {
     grantAll: (credits = 1_000_000) => { for (const e of edges) for (let c = 0; c < e.channels; c++) gate.grant(e.edgeIndex, c, credits); },
   };
 }
-
-/** A small seeded PRNG (mulberry32), so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 describe('OutputGate', () => {
   describe('partitioning', () => {

@@ -8,26 +8,9 @@ import { ClusterFullError } from '../../../lib/errors/index.ts';
 import type { LifecycleEvent, TaskManagerEvent } from '../../../lib/events/types.ts';
 import type { NatsTransport } from '../../../lib/transport/index.ts';
 import { eventually, range, startNats, type TestNats } from '../../helpers/nats.ts';
+import { unhandledRejectionsDuring } from '../../helpers/unhandled.ts';
 
 const HEARTBEAT = { intervalMs: 100, timeoutMs: 600 };
-
-/**
- * What `action` leaves unhandled, with stacks. Mocha swallows a rejection from user code
- * (it re-emits it to no one), while a node process started with the CLI would die of it.
- */
-async function unhandledRejectionsDuring(action: () => Promise<void>): Promise<string[]> {
-  const seen = new Set<unknown>();
-  const listener = (reason: unknown) => { seen.add(reason); };
-  process.prependListener('unhandledRejection', listener);
-  try {
-    await action();
-    // Give rejected asks a few turns to run their handlers.
-    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  } finally {
-    process.removeListener('unhandledRejection', listener);
-  }
-  return [...seen].map((e) => (e instanceof Error ? e.stack ?? e.message : String(e)));
-}
 
 describe('task manager membership', () => {
   let nats: TestNats;

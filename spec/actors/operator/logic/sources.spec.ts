@@ -5,20 +5,8 @@ import { join } from 'node:path';
 import { CloudflinkError } from '../../../../lib/errors/index.ts';
 import { elementsSource, generatorSource, textFileSource } from '../../../../actors/operator/logic/sources.ts';
 import type { OperatorLogic } from '../../../../actors/operator/logic/types.ts';
-
-/** A small seeded PRNG (mulberry32), so a failing file can be rebuilt. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+import { prng } from '../../../helpers/random.ts';
+import { range } from '../../../helpers/nats.ts';
 
 /**
  * Runs a source to exhaustion with a random `max` per call, checking the bound on every
