@@ -39,11 +39,22 @@ export function natsServerBinary(): string {
   return found;
 }
 
-export async function startLocalNats(options: { port?: number; jetstream?: boolean; storeDir?: string; detached?: boolean } = {}): Promise<LocalNats> {
+export interface LocalNatsOptions {
+  port?: number;
+  jetstream?: boolean;
+  /** Kept when given (a restarted server finds its streams); a temp dir removed on stop otherwise. */
+  storeDir?: string;
+  detached?: boolean;
+  /** More nats-server arguments, for example `--user a --pass b`. */
+  args?: string[];
+}
+
+export async function startLocalNats(options: LocalNatsOptions = {}): Promise<LocalNats> {
   const port = options.port ?? await freePort();
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'cloudflink-nats-'));
   const args = ['-a', '127.0.0.1', '-p', String(port)];
   if (options.jetstream !== false) args.push('-js', '-sd', storeDir);
+  args.push(...(options.args ?? []));
   const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'ignore', options.detached ? 'ignore' : 'pipe'], detached: options.detached ?? false });
   if (options.detached) child.unref();
   let stderr = '';

@@ -1,11 +1,11 @@
-import { startLocalNats, type LocalNats } from '../../lib/nats-server/index.ts';
+import { startLocalNats, type LocalNats, type LocalNatsOptions } from '../../lib/nats-server/index.ts';
 import { connectNats, type NatsTransport } from '../../lib/transport/index.ts';
 
 export type TestNats = LocalNats & { connect(): Promise<NatsTransport> };
 
 /** A real nats-server on a free port with a temporary JetStream directory, one per suite. */
-export async function startNats(options: { jetstream?: boolean } = {}): Promise<TestNats> {
-  const server = await startLocalNats({ jetstream: options.jetstream ?? true });
+export async function startNats(options: LocalNatsOptions = {}): Promise<TestNats> {
+  const server = await startLocalNats({ ...options, jetstream: options.jetstream ?? true });
   return Object.assign(server, {
     connect: () => connectNats({ servers: [server.url] }, { role: 'client' }),
   });
