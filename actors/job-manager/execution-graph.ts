@@ -1,9 +1,11 @@
 import type { ResolvedJob } from '../../lib/descriptor/types.ts';
+import type { JobRun } from './job-run.ts';
 import type { SlotRef } from '../scheduler/protocol.ts';
 import type { ChannelSpec, NetworkSettings, TaskDeployment } from '../operator/protocol.ts';
 
 /** The execution graph: every vertex × subtask, with its channels and its slot (slot i runs subtask i). */
-export function buildDeployments(jobId: string, job: ResolvedJob, slots: SlotRef[], network: NetworkSettings, collectLimit: number): (TaskDeployment & { tmId: string })[] {
+export function buildDeployments(run: JobRun, slots: SlotRef[], network: NetworkSettings, collectLimit: number): (TaskDeployment & { tmId: string })[] {
+  const { jobId, job } = run;
   const parallelismOf = new Map(job.vertices.map((v) => [v.id, v.parallelism]));
   return job.vertices.flatMap((vertex) => {
     const inputs: ChannelSpec[] = [];
@@ -16,9 +18,13 @@ export function buildDeployments(jobId: string, job: ResolvedJob, slots: SlotRef
         outputs.push({ edgeIndex, peerVertexId: edge.to, peerParallelism: parallelismOf.get(edge.to)!, partition: edge.partition, key: edge.key });
       }
     });
+    const restore = run.restoreSpec(vertex.id);
     return Array.from({ length: vertex.parallelism }, (_, subtask) => ({
       jobId,
       jobName: job.name,
+      attempt: run.attempt,
+      checkpointing: { enabled: job.checkpointing.enabled, mode: job.checkpointing.mode },
+      restore,
       vertex,
       subtask,
       slot: slots[subtask]!.slot,

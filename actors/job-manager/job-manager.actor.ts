@@ -5,12 +5,17 @@ import type { ActorContext, ActorSystem, Behavior } from '../../lib/actor/index.
 import type { TimerHandle } from '../../lib/clock/index.ts';
 import type { EventPublisher } from '../../lib/events/publisher.ts';
 import type { Subjects } from '../../lib/subjects/index.ts';
+import type { CheckpointMetadata, CheckpointStorage } from '../../lib/checkpoint/types.ts';
 import type { SchedulerMessage, SchedulerView, SlotRef } from '../scheduler/protocol.ts';
-import type { NetworkSettings } from '../operator/protocol.ts';
+import type { NetworkSettings, OperatorMessage } from '../operator/protocol.ts';
+import { CheckpointCoordinator } from './checkpoint-coordinator.ts';
 import type { TaskManagerMessage } from '../task-manager/protocol.ts';
 import { buildDeployments, slotsNeeded } from './execution-graph.ts';
 import { JobRun } from './job-run.ts';
-import type { ClusterView, JobManagerMessage, RegisterReply, StatusReply, SubmitReply, ListReply } from './protocol.ts';
+import type { JobStore, StoredJob } from './job-store.ts';
+import { TERMINAL_JOB_STATES } from '../../lib/events/types.ts';
+import { restartDeadline, restoreJobSnapshot } from './job.machine.ts';
+import type { ClusterView, JobManagerMessage, RegisterReply, SavepointReply, StatusReply, SubmitReply, ListReply } from './protocol.ts';
 
 /** The design card's bound: a cluster has 1 to 10 Task Managers. */
 export const MAX_TASK_MANAGERS = 10;
@@ -21,6 +26,13 @@ export interface JobManagerSettings {
   slotWaitMs: number;
   collectLimit: number;
   network: NetworkSettings;
+  /** Completed checkpoints kept per job. */
+  retainedCheckpoints: number;
+  storage: CheckpointStorage;
+  /** Reads a checkpoint's or savepoint's metadata from a pointer of any storage. */
+  readMetadata(pointer: string): Promise<CheckpointMetadata>;
+  /** Where jobs are kept so that a restarted Job Manager resumes them. */
+  store?: JobStore;
 }
 
 interface RegisteredTaskManager {
@@ -50,13 +62,15 @@ export class JobManager implements Behavior<JobManagerMessage> {
 
   start(): void {
     this.system.spawn(this.subjects.jobManager, this, { aliases: [this.subjects.heartbeats] });
+    this.system.tell(this.subjects.jobManager, { type: 'resume-jobs' });
     this.timer = this.system.clock.setInterval(
       () => this.system.tell(this.subjects.jobManager, { type: 'check-heartbeats' }), this.settings.heartbeatIntervalMs);
   }
 
   receive(msg: JobManagerMessage, ctx: ActorContext): unknown {
     switch (msg.type) {
-      case 'submit': return this.submit(msg.descriptor, ctx);
+      case 'submit': return this.submit(msg.descriptor, msg.restoreFrom, ctx);
+      case 'savepoint': return this.savepoint(msg.jobId, msg.stop ?? false);
       case 'list': return [...this.jobs.values()].map((run) => run.summary()) satisfies ListReply;
       case 'status': return this.job(msg.jobId).result() satisfies StatusReply;
       case 'cancel': return this.cancel(msg.jobId, ctx);
@@ -76,11 +90,12 @@ export class JobManager implements Behavior<JobManagerMessage> {
       }
       case 'deployed': {
         const run = this.jobs.get(msg.jobId);
-        if (!run || !run.pendingDeploys.delete(msg.tmId) || run.pendingDeploys.size > 0 || run.status !== 'CREATED') return;
+        if (!run || !run.pendingDeploys.delete(msg.tmId) || run.pendingDeploys.size > 0 || !isStarting(run)) return;
         for (const tmId of new Set([...run.tasks.values()].map((t) => t.tmId!))) {
           ctx.tell<TaskManagerMessage>(this.subjects.taskManager(tmId), { type: 'start-job', jobId: run.jobId });
         }
         run.send({ type: 'TASKS_RUNNING' });
+        run.coordinator.start();
         return;
       }
       case 'deploy-failed': {
@@ -90,6 +105,27 @@ export class JobManager implements Behavior<JobManagerMessage> {
         this.failJob(run, `deploying to task manager ${msg.tmId} failed: ${msg.error.message}`, ctx);
         return;
       }
+      case 'checkpoint-ack': {
+        const run = this.jobs.get(msg.jobId);
+        if (run?.attempt === msg.attempt) run.coordinator.ack(msg.checkpointId, msg.vertexId, msg.subtask, msg.handle, msg.alignmentMs);
+        return;
+      }
+      case 'checkpoint-declined': {
+        const run = this.jobs.get(msg.jobId);
+        if (run?.attempt === msg.attempt) run.coordinator.decline(msg.checkpointId, msg.reason, msg.counts);
+        return;
+      }
+      case 'checkpoint-trigger':
+        this.jobs.get(msg.jobId)?.coordinator.onTrigger();
+        return;
+      case 'checkpoint-timeout':
+        this.jobs.get(msg.jobId)?.coordinator.onTimeout(msg.checkpointId);
+        return;
+      case 'restart-due': return this.restart(msg.jobId, msg.attempt, ctx);
+      case 'resume-jobs': return this.resumeJobs(ctx);
+      case 'continue':
+        msg.step();
+        return;
       default: {
         const never: never = msg;
         throw new Error(`unexpected message ${JSON.stringify(never)}`);
@@ -99,38 +135,146 @@ export class JobManager implements Behavior<JobManagerMessage> {
 
   stopped(): void {
     if (this.timer) this.system.clock.clearInterval(this.timer);
-    for (const run of this.jobs.values()) run.stop();
+    for (const run of this.jobs.values()) this.endJob(run);
   }
 
-  private submit(descriptor: unknown, ctx: ActorContext): SubmitReply {
+  private async submit(descriptor: unknown, restorePointer: string | undefined, ctx: ActorContext): Promise<SubmitReply> {
     const jobId = randomBytes(8).toString('hex');
     const validation = validateDescriptor(descriptor);
-    if (!validation.ok) {
-      const jobName = typeof (descriptor as { name?: unknown })?.name === 'string' ? (descriptor as { name: string }).name : undefined;
-      this.events.publish({ type: 'job.rejected', jobId, jobName, issues: validation.issues, at: new Date().toISOString() });
-      throw new DescriptorInvalidError(validation.issues);
-    }
+    const jobName = typeof (descriptor as { name?: unknown })?.name === 'string' ? (descriptor as { name: string }).name : undefined;
+    const reject = (issues: { path: string; message: string }[]): never => {
+      this.events.publish({ type: 'job.rejected', jobId, jobName, issues, at: new Date().toISOString() });
+      throw new DescriptorInvalidError(issues);
+    };
+    if (!validation.ok) return reject(validation.issues);
     const job = validation.job;
+    let restoreFrom: { pointer: string; metadata: CheckpointMetadata } | undefined;
+    if (restorePointer) {
+      const metadata = await this.settings.readMetadata(restorePointer)
+        .catch((error: unknown) => reject([{ path: '', message: `cannot restore from ${restorePointer}: ${(error as Error).message}` }]));
+      if (metadata.maxParallelism !== job.maxParallelism) {
+        reject([{ path: '/maxParallelism', message: `the savepoint was taken with maxParallelism ${metadata.maxParallelism}; state can only move between jobs with the same` }]);
+      }
+      restoreFrom = { pointer: restorePointer, metadata };
+    }
     const log = ctx.log.child({ jobId, job: job.name });
-    const run = new JobRun(jobId, job, (event) => this.events.publish(event), log);
-    this.jobs.set(jobId, run);
-    run.slotRequestId = `${jobId}/slots`;
+    const run = new JobRun(jobId, job, (event) => this.events.publish(event), log, restoreFrom);
+    this.adopt(run, ctx);
+    this.requestSlots(run, ctx);
+    return { jobId };
+  }
+
+  /** Wires a job run to its coordinator and to the job store. */
+  private adopt(run: JobRun, ctx: ActorContext): void {
+    run.coordinator = this.coordinatorFor(run, ctx);
+    run.onChange = (changed) => this.settings.store?.put(changed.stored());
+    this.jobs.set(run.jobId, run);
+    run.onChange(run);
+  }
+
+  /**
+   * A restarted Job Manager takes over its cluster's jobs: ended ones as history, live ones
+   * RESTARTING from their latest completed checkpoint, once Task Managers offer slots again.
+   */
+  private async resumeJobs(ctx: ActorContext): Promise<void> {
+    for (const stored of await this.settings.store?.all() ?? []) {
+      if (this.jobs.has(stored.jobId)) continue;
+      const ended = TERMINAL_JOB_STATES.includes(stored.status);
+      const pointer = stored.latestCheckpoint ?? stored.restoreFrom;
+      const metadata = !ended && pointer
+        ? await this.settings.readMetadata(pointer).catch((error: unknown) => {
+          ctx.log.error({ err: error, jobId: stored.jobId, pointer }, 'cannot read the checkpoint to resume from; the job restarts without state');
+          return undefined;
+        })
+        : undefined;
+      const cause = ended ? stored.cause : 'the job manager restarted';
+      const snapshot = restoreJobSnapshot(ended ? stored.status : 'RESTARTING', {
+        jobId: stored.jobId, jobName: stored.job.name, cause, causes: [...stored.causes, ...(ended ? [] : [cause!])],
+        restartStrategy: stored.job.restartStrategy, restartHistory: stored.restartHistory ?? { attempts: 0, failureTimes: [] },
+        restartAt: ended ? undefined : ctx.clock.now(),
+      });
+      const log = ctx.log.child({ jobId: stored.jobId, job: stored.job.name });
+      const run = new JobRun(stored.jobId, stored.job, (event) => this.events.publish(event), log,
+        metadata && pointer ? { pointer, metadata } : undefined,
+        { snapshot, previous: stored.status, submittedAt: stored.submittedAt, endedAt: stored.endedAt });
+      run.slotsReleased = true;
+      this.adopt(run, ctx);
+      if (!ended) {
+        ctx.log.info({ jobId: run.jobId, from: pointer ?? 'nothing' }, 'resuming a job after a job manager restart');
+        this.system.tell(this.subjects.jobManager, { type: 'restart-due', jobId: run.jobId, attempt: run.attempt });
+      }
+    }
+  }
+
+  private requestSlots(run: JobRun, ctx: ActorContext): void {
+    run.slotRequestId = `${run.jobId}/slots/${run.attempt}`;
     ctx.tell<SchedulerMessage>(this.subjects.scheduler, {
-      type: 'request-slots', requestId: run.slotRequestId, jobId, count: slotsNeeded(job),
+      type: 'request-slots', requestId: run.slotRequestId, jobId: run.jobId, count: slotsNeeded(run.job),
       timeoutMs: this.settings.slotWaitMs, replyTo: this.subjects.jobManager,
     });
-    return { jobId };
+  }
+
+  private coordinatorFor(run: JobRun, ctx: ActorContext): CheckpointCoordinator {
+    const { checkpointing } = run.job;
+    const later = (ms: number, msg: JobManagerMessage): void => {
+      const timer = ctx.clock.setTimeout(() => {
+        run.timers.delete(timer);
+        this.system.tell(this.subjects.jobManager, msg);
+      }, ms);
+      run.timers.add(timer);
+    };
+    const tellTasks = (msg: OperatorMessage, only?: (vertexId: string) => boolean): void => {
+      for (const task of run.tasks.values()) {
+        if (!only || only(task.vertexId)) this.system.tell(this.subjects.task(run.jobId, task.vertexId, task.subtask), msg);
+      }
+    };
+    const sources = new Set(run.job.vertices.filter((v) => !run.job.edges.some((e) => e.to === v.id)).map((v) => v.id));
+    return new CheckpointCoordinator(
+      { jobId: run.jobId, jobName: run.job.name, maxParallelism: run.job.maxParallelism, vertices: run.job.vertices },
+      { ...checkpointing, retained: this.settings.retainedCheckpoints },
+      {
+        now: () => ctx.clock.now(),
+        scheduleTrigger: (ms) => later(ms, { type: 'checkpoint-trigger', jobId: run.jobId }),
+        scheduleTimeout: (checkpointId, ms) => later(ms, { type: 'checkpoint-timeout', jobId: run.jobId, checkpointId }),
+        canTrigger: () => run.status === 'RUNNING' && run.every((s) => s === 'RUNNING'),
+        triggerSources: (checkpointId, stop) => tellTasks({ type: 'trigger-checkpoint', checkpointId, stop }, (v) => sources.has(v)),
+        notifyTasks: (msg) => tellTasks(msg),
+        publish: (event) => {
+          this.events.publish(event);
+          if (event.type === 'checkpoint.completed' && !event.savepoint) run.onChange(run);
+        },
+        later: (step) => this.system.tell(this.subjects.jobManager, { type: 'continue', step }),
+        failJob: (cause) => this.failJob(run, cause, ctx),
+        storage: this.settings.storage,
+        log: ctx.log.child({ jobId: run.jobId }),
+      },
+      run.restoreFrom?.metadata.checkpointId ?? 0,
+    );
+  }
+
+  private savepoint(jobId: string, stop: boolean): SavepointReply {
+    return { checkpointId: this.job(jobId).coordinator.savepoint(stop) };
+  }
+
+  /** The restart strategy's delay has passed: a new attempt, restored from the latest checkpoint. */
+  private restart(jobId: string, attempt: number, ctx: ActorContext): void {
+    const run = this.jobs.get(jobId);
+    if (!run || run.status !== 'RESTARTING' || run.attempt !== attempt) return;
+    run.newAttempt();
+    run.slotsReleased = false;
+    ctx.log.info({ jobId, attempt: run.attempt, from: run.coordinator.latest?.pointer ?? run.restoreFrom?.pointer ?? 'nothing' }, 'restarting the job');
+    this.requestSlots(run, ctx);
   }
 
   private slotsGranted(requestId: string, slots: SlotRef[], ctx: ActorContext): void {
     const run = this.byRequest(requestId);
-    if (!run || run.status !== 'CREATED') {
+    if (!run || !isStarting(run)) {
       const jobId = requestId.split('/')[0]!;
       ctx.tell<SchedulerMessage>(this.subjects.scheduler, { type: 'release-slots', jobId });
       return;
     }
     run.slotRequestId = undefined;
-    const deployments = buildDeployments(run.jobId, run.job, slots, this.settings.network, this.settings.collectLimit);
+    const deployments = buildDeployments(run, slots, this.settings.network, this.settings.collectLimit);
     const byTaskManager = new Map<string, typeof deployments>();
     for (const deployment of deployments) {
       const task = run.task(deployment.vertex.id, deployment.subtask)!;
@@ -151,7 +295,7 @@ export class JobManager implements Behavior<JobManagerMessage> {
   private taskStatus(msg: Extract<JobManagerMessage, { type: 'task-status' }>, ctx: ActorContext): void {
     const run = this.jobs.get(msg.jobId);
     const task = run?.task(msg.vertexId, msg.subtask);
-    if (!run || !task) return;
+    if (!run || !task || msg.attempt !== run.attempt) return;
     if (msg.metrics) run.recordMetrics(msg.metrics);
     switch (msg.state) {
       case 'INITIALIZING': run.sendTask(task, { type: 'INITIALIZE' }); break;
@@ -178,14 +322,16 @@ export class JobManager implements Behavior<JobManagerMessage> {
   private cancel(jobId: string, ctx: ActorContext): { state: string } {
     const run = this.job(jobId);
     run.send({ type: 'CANCEL' });
-    if (run.status === 'CANCELLING') this.cancelTasks(run, ctx);
+    run.coordinator.stop('the job is being cancelled');
+    if (run.status === 'CANCELLING' || run.status === 'CANCELED') this.cancelTasks(run, ctx);
     return { state: run.status };
   }
 
   /** Fails a job that is still alive, then cancels whatever of it still runs. */
   private failJob(run: JobRun, cause: string, ctx: ActorContext): void {
-    if (run.status !== 'CREATED' && run.status !== 'RUNNING') return;
+    if (run.status !== 'CREATED' && run.status !== 'RUNNING' && run.status !== 'RESTARTING') return;
     run.send({ type: 'TASK_FAILED', cause });
+    run.coordinator.stop(`the job is failing: ${cause}`);
     this.cancelTasks(run, ctx);
   }
 
@@ -206,12 +352,38 @@ export class JobManager implements Behavior<JobManagerMessage> {
 
   /** Moves the job on once its tasks allow it, and frees its slots when it ends. */
   private settle(run: JobRun, ctx: ActorContext): void {
-    if (run.status === 'RUNNING' && run.every((s) => s === 'FINISHED')) run.send({ type: 'ALL_TASKS_FINISHED' });
-    if ((run.status === 'FAILING' || run.status === 'CANCELLING') && run.allTasksTerminal) run.send({ type: 'ALL_TASKS_TERMINATED' });
-    if (run.isTerminal && !run.slotsReleased) {
-      run.slotsReleased = true;
-      ctx.tell<SchedulerMessage>(this.subjects.scheduler, { type: 'release-slots', jobId: run.jobId });
+    if (run.status === 'RUNNING' && run.every((s) => s === 'FINISHED')) {
+      run.coordinator.stop('the job finished');
+      run.send({ type: 'ALL_TASKS_FINISHED' });
     }
+    if ((run.status === 'FAILING' || run.status === 'CANCELLING') && run.allTasksTerminal) {
+      run.send({ type: 'ALL_TASKS_TERMINATED', now: ctx.clock.now(), random: Math.random() });
+      if (run.isRestarting) {
+        this.releaseSlots(run, ctx);
+        const at = restartDeadline(run.machine.getSnapshot()) ?? ctx.clock.now();
+        const attempt = run.attempt;
+        const timer = ctx.clock.setTimeout(() => {
+          run.timers.delete(timer);
+          this.system.tell(this.subjects.jobManager, { type: 'restart-due', jobId: run.jobId, attempt });
+        }, Math.max(0, at - ctx.clock.now()));
+        run.timers.add(timer);
+      }
+    }
+    if (run.isTerminal) this.endJob(run, ctx);
+  }
+
+  private releaseSlots(run: JobRun, ctx: ActorContext): void {
+    if (run.slotsReleased) return;
+    run.slotsReleased = true;
+    ctx.tell<SchedulerMessage>(this.subjects.scheduler, { type: 'release-slots', jobId: run.jobId });
+  }
+
+  /** A job that ended: its slots back, its timers gone, its coordinator stopped. */
+  private endJob(run: JobRun, ctx?: ActorContext): void {
+    run.coordinator?.stop('the job ended');
+    for (const timer of run.timers) this.system.clock.clearTimeout(timer);
+    run.timers.clear();
+    if (ctx) this.releaseSlots(run, ctx);
   }
 
   private register(tmId: string, incarnation: string, slots: number, ctx: ActorContext): RegisterReply {
@@ -306,3 +478,8 @@ export class JobManager implements Behavior<JobManagerMessage> {
 }
 
 export type { WireError };
+
+/** A job whose tasks are being placed and deployed: its first run, or a restart. */
+function isStarting(run: JobRun): boolean {
+  return run.status === 'CREATED' || run.status === 'RESTARTING';
+}

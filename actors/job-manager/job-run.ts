@@ -1,11 +1,15 @@
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type Snapshot } from 'xstate';
 import type { ResolvedJob } from '../../lib/descriptor/types.ts';
 import type { JobResult, JobSummary, VertexMetrics } from '../../lib/client/types.ts';
 import type { JobStatus, LifecycleEvent, TaskState } from '../../lib/events/types.ts';
 import { TERMINAL_JOB_STATES } from '../../lib/events/types.ts';
 import type { Logger } from '../../lib/log/index.ts';
-import { jobMachine, jobStatusOf, type JobMachineEvent } from './job.machine.ts';
+import { jobMachine, jobStatusOf, type JobMachineEvent, type JobMachineSnapshot } from './job.machine.ts';
 import { isTerminalTaskState, taskMachine, taskStateOf, type TaskMachineEvent } from '../operator/task.machine.ts';
+import type { CheckpointMetadata } from '../../lib/checkpoint/types.ts';
+import type { RestoreSpec } from '../operator/protocol.ts';
+import type { CheckpointCoordinator } from './checkpoint-coordinator.ts';
+import type { StoredJob } from './job-store.ts';
 import type { TaskMetrics } from './protocol.ts';
 
 export interface TaskRun {
@@ -30,16 +34,57 @@ export class JobRun {
   /** TMs whose deploy reply has not arrived yet. */
   readonly pendingDeploys = new Set<string>();
   slotsReleased = false;
+  /** 0 for the first run, one more per restart; messages of other attempts are stale. */
+  attempt = 0;
+  coordinator!: CheckpointCoordinator;
+  /** Timers (checkpoints, restart) that die with the job. */
+  readonly timers = new Set<ReturnType<typeof setTimeout> | { readonly id: number }>();
 
-  constructor(readonly jobId: string, readonly job: ResolvedJob, private readonly publish: (event: LifecycleEvent) => void, log: Logger) {
-    this.submittedAt = new Date().toISOString();
-    this.machine = createActor(jobMachine, { input: { jobId, jobName: job.name } });
-    this.watchJob(log);
-    for (const vertex of job.vertices) {
+  constructor(
+    readonly jobId: string,
+    readonly job: ResolvedJob,
+    private readonly publish: (event: LifecycleEvent) => void,
+    private readonly log: Logger,
+    /** The savepoint (or checkpoint) the job was submitted to start from. */
+    readonly restoreFrom?: { pointer: string; metadata: CheckpointMetadata },
+    /** A job a restarted Job Manager takes over: its machine as recorded, and the state it was in. */
+    resumed?: { snapshot: JobMachineSnapshot; previous: JobStatus; submittedAt: string; endedAt?: string },
+  ) {
+    this.submittedAt = resumed?.submittedAt ?? new Date().toISOString();
+    this.endedAt = resumed?.endedAt;
+    const input = { jobId, jobName: job.name, restartStrategy: job.restartStrategy };
+    this.machine = createActor(jobMachine, resumed ? { snapshot: resumed.snapshot as Snapshot<unknown>, input } : { input });
+    this.watchJob(log, resumed?.previous ?? null);
+    this.createTasks();
+  }
+
+  /** Called after every change worth keeping (state, checkpoint): the Job Manager persists the job. */
+  onChange: (run: JobRun) => void = () => undefined;
+
+  /** A restart: fresh task machines (they start again at CREATED), counters from zero. */
+  newAttempt(): void {
+    for (const task of this.tasks.values()) task.machine.stop();
+    this.tasks.clear();
+    this.metrics.clear();
+    this.pendingDeploys.clear();
+    this.attempt++;
+    this.createTasks();
+  }
+
+  /** Where a vertex's subtasks restore from: the latest completed checkpoint, else the savepoint the job started from. */
+  restoreSpec(vertexId: string): RestoreSpec | undefined {
+    const from = this.coordinator?.latest ?? this.restoreFrom;
+    const vertex = from?.metadata.vertices[vertexId];
+    if (!from || !vertex) return undefined;
+    return { jobId: from.metadata.jobId, checkpointId: from.metadata.checkpointId, handles: vertex.handles };
+  }
+
+  private createTasks(): void {
+    for (const vertex of this.job.vertices) {
       for (let subtask = 0; subtask < vertex.parallelism; subtask++) {
-        const machine = createActor(taskMachine, { input: { jobId, vertexId: vertex.id, subtask } });
+        const machine = createActor(taskMachine, { input: { jobId: this.jobId, vertexId: vertex.id, subtask } });
         const task: TaskRun = { vertexId: vertex.id, subtask, machine };
-        this.watchTask(task, vertex.name, vertex.parallelism, log);
+        this.watchTask(task, vertex.name, vertex.parallelism, this.log);
         this.tasks.set(taskKey(vertex.id, subtask), task);
       }
     }
@@ -47,6 +92,10 @@ export class JobRun {
 
   get status(): JobStatus {
     return jobStatusOf(this.machine.getSnapshot());
+  }
+
+  get isRestarting(): boolean {
+    return this.status === 'RESTARTING';
   }
 
   get isTerminal(): boolean {
@@ -86,6 +135,16 @@ export class JobRun {
     this.metrics.set(taskKey(metrics.vertexId, metrics.subtask), metrics);
   }
 
+  /** The record a restarted Job Manager resumes this job from. */
+  stored(): StoredJob {
+    const { context } = this.machine.getSnapshot();
+    return {
+      jobId: this.jobId, job: this.job, submittedAt: this.submittedAt, endedAt: this.endedAt, status: this.status,
+      cause: context.cause, causes: context.causes, restartHistory: context.restartHistory,
+      restoreFrom: this.restoreFrom?.pointer, latestCheckpoint: this.coordinator?.latest?.pointer,
+    };
+  }
+
   summary(): JobSummary {
     return { jobId: this.jobId, name: this.job.name, state: this.status, submittedAt: this.submittedAt, endedAt: this.endedAt, cause: this.cause };
   }
@@ -110,16 +169,17 @@ export class JobRun {
     for (const task of this.tasks.values()) task.machine.stop();
   }
 
-  private watchJob(log: Logger): void {
-    let previous: JobStatus | null = null;
+  private watchJob(log: Logger, initial: JobStatus | null): void {
+    let previous: JobStatus | null = initial;
     this.machine.subscribe({
       next: (snapshot) => {
         const to = jobStatusOf(snapshot);
         if (to === previous) return;
-        if (TERMINAL_JOB_STATES.includes(to)) this.endedAt = new Date().toISOString();
+        if (TERMINAL_JOB_STATES.includes(to)) this.endedAt ??= new Date().toISOString();
         this.publish({ type: 'job.state', jobId: this.jobId, jobName: this.job.name, from: previous, to, cause: snapshot.context.cause, at: new Date().toISOString() });
         log.info({ jobId: this.jobId, from: previous, to, cause: snapshot.context.cause }, `job ${to}`);
         previous = to;
+        this.onChange(this);
       },
       error: (error) => log.error({ err: error, jobId: this.jobId }, 'job machine failed'),
     });

@@ -6,11 +6,13 @@ import { encode, encodeJson, looksLikeJson } from '../../lib/codec/index.ts';
 import { subjectBase, type CloudflinkConfig } from '../../lib/config/index.ts';
 import { CloudflinkError } from '../../lib/errors/index.ts';
 import { EventPublisher, ensureEventStream } from '../../lib/events/publisher.ts';
+import { openCheckpointStorage, readMetadataAt } from '../../lib/checkpoint/index.ts';
 import { createLogger, type Logger } from '../../lib/log/index.ts';
 import { Subjects } from '../../lib/subjects/index.ts';
 import { connectNats, type IncomingMessage, type NatsTransport } from '../../lib/transport/index.ts';
 import { Scheduler } from '../scheduler/index.ts';
 import { JobManager } from './job-manager.actor.ts';
+import { JobStore } from './job-store.ts';
 import type { SubmitReply } from './protocol.ts';
 
 export interface JobManagerNode {
@@ -34,6 +36,8 @@ export async function startJobManager(options: { config: CloudflinkConfig; clock
   await ensureEventStream(transport.connection, subjects, config.events.retainHours, logger);
   const system = new ActorSystem({ transport, logger, clock: options.clock });
   const events = new EventPublisher(transport, subjects);
+  const storage = await openCheckpointStorage(config.checkpoints, transport.connection, subjects.base);
+  logger.info({ storage: storage.description }, 'checkpoint storage');
   system.spawn(subjects.scheduler, new Scheduler());
   const jobManager = new JobManager(system, subjects, events, {
     heartbeatIntervalMs: config.heartbeat.intervalMs,
@@ -41,6 +45,10 @@ export async function startJobManager(options: { config: CloudflinkConfig; clock
     slotWaitMs: config.jobManager.slotWaitMs,
     collectLimit: config.jobManager.collectLimit,
     network: config.network,
+    retainedCheckpoints: config.checkpoints.retained,
+    storage,
+    readMetadata: (pointer) => readMetadataAt(pointer, transport.connection),
+    store: await JobStore.open(transport.connection, subjects.base, logger),
   });
   jobManager.start();
   const submissions = transport.subscribe(subjects.submit, (msg) => void acceptSubmission(msg, system, subjects, events, transport));
@@ -53,6 +61,7 @@ export async function startJobManager(options: { config: CloudflinkConfig; clock
     async stop() {
       submissions.unsubscribe();
       await system.shutdown();
+      await storage.close();
       await transport.close();
     },
   };

@@ -1,3 +1,4 @@
+import type { StateHandle } from '../../lib/checkpoint/types.ts';
 import type { WireError } from '../../lib/errors/index.ts';
 import type { JobResult, JobSummary } from '../../lib/client/types.ts';
 import type { TaskState } from '../../lib/events/types.ts';
@@ -29,7 +30,10 @@ export interface ClusterView {
 /** Messages the Job Manager accepts on `<p>.jm` (and heartbeats on `<p>.hb.<tmId>`). */
 export type JobManagerMessage =
   // from clients (ask)
-  | { type: 'submit'; descriptor: unknown }
+  /** `restoreFrom`: a savepoint or checkpoint pointer to start from. */
+  | { type: 'submit'; descriptor: unknown; restoreFrom?: string }
+  /** Answers `{ checkpointId }` at once; the outcome is a checkpoint event. `stop`: stop-with-savepoint. */
+  | { type: 'savepoint'; jobId: string; stop?: boolean }
   | { type: 'list' }
   | { type: 'status'; jobId: string }
   | { type: 'cancel'; jobId: string }
@@ -37,16 +41,27 @@ export type JobManagerMessage =
   // from Task Managers
   | { type: 'register-tm'; tmId: string; incarnation: string; slots: number }
   | { type: 'heartbeat'; tmId: string; incarnation: string; slots: number; usedSlots: number; tasks: TaskMetrics[] }
-  | { type: 'task-status'; jobId: string; vertexId: string; subtask: number; state: Extract<TaskState, 'INITIALIZING' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'CANCELED'>; error?: WireError; metrics?: TaskMetrics; collected?: unknown[] }
+  | { type: 'task-status'; jobId: string; attempt: number; vertexId: string; subtask: number; state: Extract<TaskState, 'INITIALIZING' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'CANCELED'>; error?: WireError; metrics?: TaskMetrics; collected?: unknown[] }
+  // from operator instances
+  | { type: 'checkpoint-ack'; jobId: string; attempt: number; checkpointId: number; vertexId: string; subtask: number; handle: StateHandle; alignmentMs: number }
+  | { type: 'checkpoint-declined'; jobId: string; attempt: number; checkpointId: number; reason: string; counts: boolean }
   // from the Scheduler
   | { type: 'slots-granted'; requestId: string; slots: SlotRef[] }
   | { type: 'slots-unavailable'; requestId: string; needs: number; total: number }
   // from itself (timers, and the outcome of deploy asks)
   | { type: 'check-heartbeats' }
   | { type: 'deployed'; jobId: string; tmId: string }
-  | { type: 'deploy-failed'; jobId: string; tmId: string; error: WireError };
+  | { type: 'deploy-failed'; jobId: string; tmId: string; error: WireError }
+  | { type: 'checkpoint-trigger'; jobId: string }
+  | { type: 'checkpoint-timeout'; jobId: string; checkpointId: number }
+  | { type: 'restart-due'; jobId: string; attempt: number }
+  /** At start: take over the jobs a previous Job Manager of this cluster was running. */
+  | { type: 'resume-jobs' }
+  /** Local only: the continuation of an async step, run in the mailbox. */
+  | { type: 'continue'; step: () => void };
 
 export type SubmitReply = { jobId: string };
+export type SavepointReply = { checkpointId: number };
 export type ListReply = JobSummary[];
 export type StatusReply = JobResult;
 export type RegisterReply = { jobManagerId: string; heartbeatIntervalMs: number; heartbeatTimeoutMs: number };

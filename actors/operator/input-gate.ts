@@ -1,15 +1,21 @@
 import type { Frame } from './protocol.ts';
 
 interface InputChannel {
+  key: string;
   edgeIndex: number;
   from: number;
+  queue: Frame[];
   ended: boolean;
-  /** Frames taken off the queue since credit was last granted back. */
+  /** Held back while checkpoint barriers align: its frames wait here, and its sender runs out of credit. */
+  blocked: boolean;
+  /** Frames taken since credit was last granted back. */
   consumed: number;
 }
 
-export interface QueuedFrame {
+export interface TakenFrame {
   edgeIndex: number;
+  /** The channel, for barrier alignment: `<edgeIndex>:<upstream subtask>`. */
+  channel: string;
   frame: Frame;
 }
 
@@ -19,53 +25,77 @@ export interface InputGateOptions {
 }
 
 /**
- * The receiving side of one subtask: one channel per (input edge, upstream subtask). Each
- * channel grants `credits` frames up front and grants again as frames are consumed, so at
- * most `credits` frames per channel are ever queued here.
+ * The receiving side of one subtask: one channel per (input edge, upstream subtask), each with
+ * its own queue. A channel grants `credits` frames up front and grants again as frames are
+ * consumed, so at most `credits` frames per channel are ever queued here. Frames are taken
+ * round robin over the channels that are not blocked; order within a channel is kept.
  */
 export class InputGate {
   private readonly channels = new Map<string, InputChannel>();
-  private queue: QueuedFrame[] = [];
-  private head = 0;
+  private readonly order: InputChannel[] = [];
+  private next = 0;
+  private queuedFrames = 0;
   private endedChannels = 0;
   recordsIn = 0;
 
   constructor(inputs: { edgeIndex: number; upstreamParallelism: number }[], private readonly options: InputGateOptions) {
     for (const { edgeIndex, upstreamParallelism } of inputs) {
       for (let from = 0; from < upstreamParallelism; from++) {
-        this.channels.set(`${edgeIndex}:${from}`, { edgeIndex, from, ended: false, consumed: 0 });
+        const channel: InputChannel = { key: `${edgeIndex}:${from}`, edgeIndex, from, queue: [], ended: false, blocked: false, consumed: 0 };
+        this.channels.set(channel.key, channel);
+        this.order.push(channel);
       }
     }
   }
 
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.queuedFrames;
   }
 
   /** Every channel has ended and every frame was taken. */
   get finished(): boolean {
-    return this.endedChannels === this.channels.size && this.queued === 0;
+    return this.endedChannels === this.channels.size && this.queuedFrames === 0;
+  }
+
+  /** Channels that have not sent end of input: the ones a barrier must come from. */
+  get liveChannels(): string[] {
+    return this.order.filter((c) => !c.ended).map((c) => c.key);
   }
 
   open(): void {
-    for (const channel of this.channels.values()) this.options.grant(channel.edgeIndex, channel.from, this.options.credits);
+    for (const channel of this.order) this.options.grant(channel.edgeIndex, channel.from, this.options.credits);
   }
 
   arrive(edgeIndex: number, frame: Frame): void {
-    this.queue.push({ edgeIndex, frame });
+    const channel = this.channels.get(`${edgeIndex}:${frame.s}`);
+    if (!channel) return;
+    channel.queue.push(frame);
+    this.queuedFrames++;
   }
 
-  /** Takes the next frame, granting credit back to its sender in batches of half the window. */
-  take(): QueuedFrame | undefined {
-    if (this.head >= this.queue.length) return undefined;
-    const next = this.queue[this.head++]!;
-    if (this.head >= 256 && this.head * 2 >= this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-    const channel = this.channels.get(`${next.edgeIndex}:${next.frame.s}`);
-    if (channel) {
-      if (next.frame.e && !channel.ended) {
+  block(channel: string): void {
+    const c = this.channels.get(channel);
+    if (c) c.blocked = true;
+  }
+
+  unblockAll(): void {
+    for (const channel of this.order) channel.blocked = false;
+  }
+
+  /** Whether a frame can be taken now (some unblocked channel has one). */
+  get ready(): boolean {
+    return this.order.some((c) => !c.blocked && c.queue.length > 0);
+  }
+
+  /** Takes the next frame round robin, granting credit back to its sender in batches of half the window. */
+  take(): TakenFrame | undefined {
+    for (let i = 0; i < this.order.length; i++) {
+      const channel = this.order[(this.next + i) % this.order.length]!;
+      if (channel.blocked || channel.queue.length === 0) continue;
+      this.next = (this.next + i + 1) % this.order.length;
+      const frame = channel.queue.shift()!;
+      this.queuedFrames--;
+      if (frame.e && !channel.ended) {
         channel.ended = true;
         this.endedChannels++;
       } else {
@@ -75,7 +105,8 @@ export class InputGate {
           channel.consumed = 0;
         }
       }
+      return { edgeIndex: channel.edgeIndex, channel: channel.key, frame };
     }
-    return next;
+    return undefined;
   }
 }

@@ -1,11 +1,15 @@
-import { decodeFrame } from '../../lib/codec/index.ts';
+import { decode, decodeFrame, encode } from '../../lib/codec/index.ts';
 import { CloudflinkError } from '../../lib/errors/index.ts';
 import type { ActorContext, ActorSystem, Behavior } from '../../lib/actor/index.ts';
+import type { CheckpointStorage } from '../../lib/checkpoint/types.ts';
+import { KeyedStateBackend, keyGroupRangeFor, type KeyedStateSnapshot } from '../../lib/state/index.ts';
 import type { Subjects } from '../../lib/subjects/index.ts';
 import type { Subscription } from '../../lib/transport/index.ts';
-import type { TaskMetrics } from '../job-manager/protocol.ts';
+import type { JobManagerMessage, TaskMetrics } from '../job-manager/protocol.ts';
+import { BarrierAligner } from './barrier-aligner.ts';
 import { InputGate } from './input-gate.ts';
 import { OutputGate } from './output-gate.ts';
+import { isKeyed } from '../../lib/descriptor/graph.ts';
 import { createOperatorLogic, keySelector, type Collector, type OperatorLogic } from './logic/index.ts';
 import { describe as describeValue } from './logic/transforms.ts';
 import type { Frame, OperatorMessage, TaskDeployment } from './protocol.ts';
@@ -20,6 +24,14 @@ export interface OperatorInstanceOptions {
   task: TaskDeployment;
   /** The Task Manager, told `task-finished` when the subtask is done. */
   parent: string;
+  /** Where snapshots go; required when the job checkpoints or restores. */
+  storage?: CheckpointStorage;
+}
+
+/** What a task writes for a checkpoint: its keyed state and its operator state, in one blob. */
+interface TaskState {
+  keyed?: KeyedStateSnapshot;
+  operator?: unknown;
 }
 
 type Phase = 'created' | 'running' | 'finishing' | 'done' | 'stopped';
@@ -28,12 +40,16 @@ type Phase = 'created' | 'running' | 'finishing' | 'done' | 'stopped';
  * One parallel instance of an operator: pulls frames from its input gate (or its source),
  * calls the operator, and pushes records to its output gate. It pulls only while the
  * output gate has credit, so a slow consumer slows this instance instead of filling memory.
+ * Checkpoint barriers travel in band: a source snapshots when the Job Manager asks and emits
+ * the barrier; any other operator aligns the barriers of its inputs, snapshots, forwards it.
  */
 export class OperatorInstance implements Behavior<OperatorMessage> {
   readonly address: string;
   private logic!: OperatorLogic;
+  private keyed?: KeyedStateBackend;
   private input!: InputGate;
   private output!: OutputGate;
+  private aligner!: BarrierAligner;
   private subscriptions: Subscription[] = [];
   private phase: Phase = 'created';
   private pumpScheduled = false;
@@ -58,10 +74,17 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     };
   }
 
-  /** Builds the operator and subscribes to its input channels; nothing flows until `start`. */
+  /** Builds the operator, restores its state, and subscribes to its input channels; nothing flows until `start`. */
   async initialize(): Promise<void> {
     const { system, subjects, task } = this.options;
-    this.logic = await createOperatorLogic(task);
+    if (isKeyed(task.vertex.operator)) {
+      this.keyed = new KeyedStateBackend({
+        maxParallelism: task.maxParallelism,
+        range: keyGroupRangeFor(task.subtask, task.vertex.parallelism, task.maxParallelism),
+      });
+    }
+    this.logic = await createOperatorLogic(task, this.keyed);
+    if (task.restore) await this.restore();
     const outputs = await Promise.all(task.outputs.map(async (spec) => ({
       spec,
       subjects: Array.from({ length: spec.peerParallelism }, (_, i) => subjects.data(task.jobId, spec.edgeIndex, i)),
@@ -69,6 +92,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     })));
     this.output = new OutputGate(outputs, {
       subtask: task.subtask,
+      attempt: task.attempt,
       maxParallelism: task.maxParallelism,
       network: task.network,
       clock: system.clock,
@@ -83,13 +107,15 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
         credits: task.network.credits,
         grant: (edgeIndex, from, credits) => {
           const upstream = task.inputs.find((i) => i.edgeIndex === edgeIndex)!.peerVertexId;
-          system.tell(subjects.task(task.jobId, upstream, from), { type: 'credit', edgeIndex, subtask: task.subtask, credits }, this.address);
+          system.tell(subjects.task(task.jobId, upstream, from),
+            { type: 'credit', attempt: task.attempt, edgeIndex, subtask: task.subtask, credits }, this.address);
         },
       });
+    this.aligner = new BarrierAligner(this.input, task.checkpointing.mode, () => system.clock.now());
     for (const spec of task.inputs) {
       const subject = subjects.data(task.jobId, spec.edgeIndex, task.subtask);
       const arrive = (frame: Frame): void => {
-        if (this.phase !== 'running') return;
+        if (this.phase !== 'running' || frame.a !== task.attempt) return;
         this.input.arrive(spec.edgeIndex, frame);
         this.schedulePump();
       };
@@ -108,7 +134,26 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
         this.schedulePump();
         return;
       case 'credit':
-        this.output.grant(msg.edgeIndex, msg.subtask, msg.credits);
+        if (msg.attempt === this.options.task.attempt) this.output.grant(msg.edgeIndex, msg.subtask, msg.credits);
+        return;
+      case 'trigger-checkpoint':
+        if (this.phase !== 'running' || !this.isSource || this.exhausted) {
+          this.decline(msg.checkpointId, `${this.describe()} is not running a source`, false);
+          return;
+        }
+        this.checkpoint(msg.checkpointId, 0);
+        if (msg.stop) {
+          // Stop-with-savepoint: nothing after the barrier, then end of input.
+          this.exhausted = true;
+          this.schedulePump();
+        }
+        return;
+      case 'checkpoint-complete':
+        this.logic.notifyCheckpointComplete?.(msg.checkpointId);
+        return;
+      case 'checkpoint-aborted':
+        this.aligner?.abort(msg.checkpointId);
+        this.schedulePump();
         return;
       case 'cancel':
         this.release();
@@ -125,6 +170,40 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
 
   stopped(): void {
     this.release();
+  }
+
+  private async restore(): Promise<void> {
+    const { task, storage } = this.options;
+    const restore = task.restore!;
+    if (!storage) throw new CloudflinkError('INTERNAL', 'a task restores from a checkpoint but its Task Manager has no checkpoint storage');
+    const states = await Promise.all(restore.handles.map(async (handle) =>
+      handle ? decode<TaskState>(await storage.readState(restore.jobId, handle)) : undefined));
+    if (this.keyed) this.keyed.restore(states.flatMap((s) => (s?.keyed ? [s.keyed] : [])));
+    this.logic.restoreState?.(states.map((s) => s?.operator));
+  }
+
+  /** Snapshots (synchronously, between records), sends the barrier on, then writes and acknowledges. */
+  private checkpoint(checkpointId: number, alignmentMs: number): void {
+    const { system, subjects, task, storage } = this.options;
+    const state: TaskState = { keyed: this.keyed?.snapshot(), operator: this.logic.snapshotState?.(checkpointId) };
+    const blob = encode(state);
+    this.output.barrier(checkpointId);
+    if (!storage) {
+      this.decline(checkpointId, 'this Task Manager has no checkpoint storage', true);
+      return;
+    }
+    storage.writeState(task.jobId, checkpointId, task.vertex.id, task.subtask, blob).then(
+      (handle) => system.tell<JobManagerMessage>(subjects.jobManager, {
+        type: 'checkpoint-ack', jobId: task.jobId, attempt: task.attempt, checkpointId,
+        vertexId: task.vertex.id, subtask: task.subtask, handle, alignmentMs,
+      }, this.address),
+      (error: unknown) => this.decline(checkpointId, `writing the state to ${storage.description} failed: ${(error as Error).message}`, true));
+  }
+
+  private decline(checkpointId: number, reason: string, counts: boolean): void {
+    const { system, subjects, task } = this.options;
+    system.tell<JobManagerMessage>(subjects.jobManager,
+      { type: 'checkpoint-declined', jobId: task.jobId, attempt: task.attempt, checkpointId, reason, counts }, this.address);
   }
 
   private release(): void {
@@ -157,7 +236,13 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       if (this.isSource) {
         while (!this.output.blocked && !this.exhausted && performance.now() - started < TURN_MS) {
           current = { index: this.output.recordsOut + 1 };
-          this.exhausted = this.logic.produce!(this.collector, SOURCE_BATCH);
+          const produced = this.logic.produce!(this.collector, SOURCE_BATCH);
+          if (typeof produced === 'number') {
+            // Ahead of its rate: come back later, with what is buffered flushed meanwhile by the buffer timeout.
+            setTimeout(() => this.schedulePump(), produced);
+            return;
+          }
+          this.exhausted ||= produced;
         }
         if (this.exhausted) this.endOfInput();
         else if (!this.output.blocked) this.schedulePump();
@@ -170,9 +255,13 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
           current = { record, index: ++this.input.recordsIn };
           this.logic.process!(record, this.collector);
         }
+        const aligned = next.frame.b === undefined ? undefined : this.aligner.onBarrier(next.channel, next.frame.b);
+        const alignedByEnd = next.frame.e ? this.aligner.onChannelEnded() : undefined;
+        const ready = aligned ?? alignedByEnd;
+        if (ready) this.checkpoint(ready.checkpointId, ready.alignmentMs);
       }
       if (this.input.finished) this.endOfInput();
-      else if (!this.output.blocked && this.input.queued > 0) this.schedulePump();
+      else if (!this.output.blocked && this.input.ready) this.schedulePump();
     } catch (error) {
       this.fail(error, current);
     }
@@ -196,6 +285,11 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     this.phase = 'done';
     this.options.system.tell(this.options.parent,
       { type: 'task-finished', address: this.address, metrics: this.metrics(), collected }, this.address);
+  }
+
+  private describe(): string {
+    const { vertex, subtask } = this.options.task;
+    return `${vertex.operator} '${vertex.name}' (subtask ${subtask + 1}/${vertex.parallelism})`;
   }
 
   private fail(error: unknown, at: { record?: unknown; index: number }): void {

@@ -30,6 +30,8 @@ interface OutputEdge {
 
 export interface OutputGateOptions {
   subtask: number;
+  /** The job attempt, stamped on every frame. */
+  attempt: number;
   maxParallelism: number;
   network: NetworkSettings;
   clock: Clock;
@@ -120,7 +122,13 @@ export class OutputGate {
   /** Flushes, then sends end of input on every channel. */
   end(): void {
     this.cancelFlushTimer();
-    for (const edge of this.edges) for (const channel of edge.channels) this.sendBuffer(channel, true);
+    for (const edge of this.edges) for (const channel of edge.channels) this.sendBuffer(channel, { e: true });
+  }
+
+  /** Flushes, then sends a checkpoint barrier on every channel, after every record emitted so far. */
+  barrier(checkpointId: number): void {
+    this.cancelFlushTimer();
+    for (const edge of this.edges) for (const channel of edge.channels) this.sendBuffer(channel, { b: checkpointId });
   }
 
   close(): void {
@@ -143,14 +151,11 @@ export class OutputGate {
     }
   }
 
-  private sendBuffer(channel: OutputChannel, end = false): void {
-    const records = channel.buffer;
+  private sendBuffer(channel: OutputChannel, marks: Marks = {}): void {
+    const frame: Frame = { s: this.options.subtask, a: this.options.attempt, r: channel.buffer, ...marks };
     channel.buffer = [];
-    if (this.options.localReceiver(channel.subject)) {
-      this.send(channel, end ? { s: this.options.subtask, r: records, e: true } : { s: this.options.subtask, r: records });
-      return;
-    }
-    for (const frame of encodeFrames(this.options.subtask, records, end)) this.send(channel, frame);
+    if (this.options.localReceiver(channel.subject)) this.send(channel, frame);
+    else for (const bytes of encodeFrames(frame)) this.send(channel, bytes);
   }
 
   private send(channel: OutputChannel, frame: Outgoing): void {
@@ -171,7 +176,7 @@ export class OutputGate {
     const local = this.options.localReceiver(subject);
     // A local receiver that went away (cancelled) gets nothing; one that moved would need NATS.
     if (local) local(frame);
-    else for (const bytes of encodeFrames(frame.s, frame.r, frame.e === true)) this.options.publish(subject, bytes);
+    else for (const bytes of encodeFrames(frame)) this.options.publish(subject, bytes);
   }
 
   private cancelFlushTimer(): void {
@@ -180,15 +185,22 @@ export class OutputGate {
   }
 }
 
-/** One frame, or several when the records would not fit in one NATS message. */
-function encodeFrames(subtask: number, records: unknown[], end: boolean): Uint8Array[] {
-  const frame: Frame = end ? { s: subtask, r: records, e: true } : { s: subtask, r: records };
+/** The in-band marks a frame can carry after its records. */
+type Marks = Pick<Frame, 'b' | 'e'>;
+
+/** One frame, or several when the records would not fit in one NATS message; the marks go on the last. */
+function encodeFrames(frame: Frame): Uint8Array[] {
   const bytes = encodeFrame(frame);
+  const records = frame.r;
   if (bytes.length <= MAX_FRAME_BYTES) return [bytes];
   if (records.length <= 1) {
     throw new CloudflinkError('UDF_FAILED',
       `a record of ${bytes.length} bytes is larger than a data frame may be (${MAX_FRAME_BYTES} bytes, below NATS's max_payload); split it into smaller records`);
   }
   const half = records.length >> 1;
-  return [...encodeFrames(subtask, records.slice(0, half), false), ...encodeFrames(subtask, records.slice(half), end)];
+  const { b, e, ...plain } = frame;
+  return [
+    ...encodeFrames({ ...plain, r: records.slice(0, half) }),
+    ...encodeFrames({ ...plain, r: records.slice(half), ...(b === undefined ? {} : { b }), ...(e ? { e } : {}) }),
+  ];
 }

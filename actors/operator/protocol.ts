@@ -1,4 +1,6 @@
+import type { StateHandle } from '../../lib/checkpoint/types.ts';
 import type { KeySelector, Partitioning, ResolvedVertex } from '../../lib/descriptor/types.ts';
+import type { CheckpointingMode } from './barrier-aligner.ts';
 
 /** One end of a job edge as one subtask sees it. */
 export interface ChannelSpec {
@@ -16,10 +18,22 @@ export interface NetworkSettings {
   credits: number;
 }
 
+/** The checkpoint a task restores from: every subtask's handle of its vertex, so state can move by key group. */
+export interface RestoreSpec {
+  /** The job that wrote the checkpoint (another job for a savepoint). */
+  jobId: string;
+  checkpointId: number;
+  handles: (StateHandle | null)[];
+}
+
 /** Everything an operator instance needs to run one subtask of one vertex. */
 export interface TaskDeployment {
   jobId: string;
   jobName: string;
+  /** Which run of the job this is: 0, then one more per restart. Messages of other attempts are dropped. */
+  attempt: number;
+  checkpointing: { enabled: boolean; mode: CheckpointingMode };
+  restore?: RestoreSpec;
   vertex: ResolvedVertex;
   subtask: number;
   /** The slot of the Task Manager this subtask runs in. */
@@ -36,15 +50,26 @@ export type OperatorMessage =
   | { type: 'start' }
   | { type: 'cancel' }
   /** A downstream subtask grants `credits` more frames on `edgeIndex`. */
-  | { type: 'credit'; edgeIndex: number; subtask: number; credits: number }
+  | { type: 'credit'; attempt: number; edgeIndex: number; subtask: number; credits: number }
+  /** To sources, from the Job Manager: snapshot, then send the barrier; `stop` ends the input after it (stop-with-savepoint). */
+  | { type: 'trigger-checkpoint'; checkpointId: number; stop?: boolean }
+  | { type: 'checkpoint-complete'; checkpointId: number }
+  | { type: 'checkpoint-aborted'; checkpointId: number }
   /** Raised by the instance itself so that the failure takes the supervision path. */
   | { type: 'fail'; error: Error };
 
-/** A data frame on `<p>.data.<jobId>.e<edgeIndex>.<subtask>`: records in order, then maybe end of input. */
+/**
+ * A data frame on `<p>.data.<jobId>.e<edgeIndex>.<subtask>`: records in order, then maybe a
+ * checkpoint barrier, then maybe end of input — the in-band elements travel with the records.
+ */
 export interface Frame {
   /** The sending subtask. */
   s: number;
+  /** The job attempt that sent it; frames of an earlier attempt are dropped. */
+  a: number;
   r: unknown[];
+  /** A checkpoint barrier after the records. */
+  b?: number;
   /** End of input on this channel. */
   e?: true;
 }

@@ -5,6 +5,7 @@ import { subjectBase, type CloudflinkConfig } from '../../lib/config/index.ts';
 import { createLogger, type Logger } from '../../lib/log/index.ts';
 import { Subjects } from '../../lib/subjects/index.ts';
 import { connectNats } from '../../lib/transport/index.ts';
+import { openCheckpointStorage } from '../../lib/checkpoint/index.ts';
 import { TaskManager, type RegistrationOutcome } from './task-manager.actor.ts';
 
 export interface TaskManagerNode {
@@ -27,7 +28,9 @@ export async function startTaskManager(options: { config: CloudflinkConfig; tmId
   const transport = await connectNats({ ...config.nats, name: `cloudflink-${tmId}` }, { role: 'node', logger });
   const subjects = new Subjects(subjectBase(config));
   const system = new ActorSystem({ transport, logger, clock: options.clock });
+  const storage = await openCheckpointStorage(config.checkpoints, transport.connection, subjects.base);
   const taskManager = new TaskManager(system, subjects, {
+    storage,
     tmId,
     slots: options.slots ?? config.taskManager.slots,
     heartbeatIntervalMs: config.heartbeat.intervalMs,
@@ -41,6 +44,7 @@ export async function startTaskManager(options: { config: CloudflinkConfig; tmId
     get runningTasks() { return taskManager.runningTasks; },
     async stop() {
       await system.shutdown();
+      await storage.close();
       await transport.close();
     },
   };

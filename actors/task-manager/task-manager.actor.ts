@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CloudflinkError } from '../../lib/errors/index.ts';
 import type { ActorContext, ActorSystem, Behavior } from '../../lib/actor/index.ts';
 import type { TimerHandle } from '../../lib/clock/index.ts';
+import type { CheckpointStorage } from '../../lib/checkpoint/types.ts';
 import type { Subjects } from '../../lib/subjects/index.ts';
 import type { JobManagerMessage, RegisterReply, TaskMetrics } from '../job-manager/protocol.ts';
 import { OperatorInstance } from '../operator/operator.actor.ts';
@@ -13,6 +14,8 @@ export interface TaskManagerSettings {
   slots: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
+  /** Where the operator instances write their checkpoints and read what they restore. */
+  storage?: CheckpointStorage;
 }
 
 interface RunningTask {
@@ -96,8 +99,8 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
         if (!running) return;
         await this.remove(msg.address);
         ctx.tell<JobManagerMessage>(this.subjects.jobManager, {
-          type: 'task-status', jobId: running.task.jobId, vertexId: running.task.vertex.id, subtask: running.task.subtask,
-          state: 'FINISHED', metrics: msg.metrics, collected: msg.collected,
+          type: 'task-status', jobId: running.task.jobId, attempt: running.task.attempt, vertexId: running.task.vertex.id,
+          subtask: running.task.subtask, state: 'FINISHED', metrics: msg.metrics, collected: msg.collected,
         });
         return;
       }
@@ -173,7 +176,7 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
     let deployed = 0;
     for (const task of tasks) {
       this.report(ctx, task, 'INITIALIZING');
-      const instance = new OperatorInstance({ system: this.system, subjects: this.subjects, task, parent: this.address });
+      const instance = new OperatorInstance({ system: this.system, subjects: this.subjects, task, parent: this.address, storage: this.settings.storage });
       try {
         await instance.initialize();
         this.system.spawn(instance.address, instance, { parent: this.address });
@@ -202,6 +205,6 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
   private report(ctx: ActorContext, task: TaskDeployment, state: 'INITIALIZING' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'CANCELED',
     error?: ReturnType<typeof CloudflinkError.toWire>, metrics?: TaskMetrics): void {
     ctx.tell<JobManagerMessage>(this.subjects.jobManager,
-      { type: 'task-status', jobId: task.jobId, vertexId: task.vertex.id, subtask: task.subtask, state, error, metrics });
+      { type: 'task-status', jobId: task.jobId, attempt: task.attempt, vertexId: task.vertex.id, subtask: task.subtask, state, error, metrics });
   }
 }

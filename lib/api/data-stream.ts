@@ -62,6 +62,15 @@ export class DataStream<T> {
     return this.sink({ operator: 'sink.textFile', path }, options);
   }
 
+  /**
+   * Exactly-once files (Flink's FileSink): one line per record in `part-…` files of the
+   * directory, committed when the checkpoint that covers them completes (and at end of input).
+   */
+  sinkToFiles(directory: string, options?: OperatorOptions): DataStreamSink<T> {
+    if (typeof directory !== 'string' || directory === '') throw new CloudflinkError('DESCRIPTOR_INVALID', 'sinkToFiles() expects a non-empty directory');
+    return this.sink({ operator: 'sink.file', path: directory }, options);
+  }
+
   /** The records come back in the job's result: `result.collected[sink.id]` (bounded jobs). */
   collect(options?: OperatorOptions): DataStreamSink<T> {
     return this.sink({ operator: 'sink.collect' }, options);

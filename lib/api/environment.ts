@@ -5,10 +5,14 @@
 import type { JobClient } from '../client/types.ts';
 import {
   DESCRIPTOR_API_VERSION,
-  type EdgeDescriptor, type JobDescriptor, type KeySelector, type OperatorSpec, type Partitioning, type VertexDescriptor,
+  type CheckpointingDescriptor, type CheckpointingMode, type EdgeDescriptor, type JobDescriptor, type KeySelector,
+  type OperatorSpec, type Partitioning, type VertexDescriptor,
 } from '../descriptor/types.ts';
-import { DEFAULT_PARALLELISM } from '../descriptor/validate.ts';
+import {
+  DEFAULT_CHECKPOINT_MIN_PAUSE_MS, DEFAULT_CHECKPOINT_TIMEOUT_MS, DEFAULT_PARALLELISM, DEFAULT_TOLERABLE_CHECKPOINT_FAILURES,
+} from '../descriptor/validate.ts';
 import { CloudflinkError } from '../errors/index.ts';
+import { RESTART_STRATEGY_TYPES, type RestartStrategy } from '../restart/index.ts';
 import { captureFunction, type FunctionRef } from './capture.ts';
 import { SingleOutputStreamOperator } from './data-stream.ts';
 import { JobHandle } from './job-handle.ts';
@@ -21,6 +25,11 @@ export interface EnvironmentOptions {
 }
 
 /** Per-operator settings, accepted as the last argument of sources, transformations and sinks. */
+export interface GeneratorOptions extends OperatorOptions {
+  /** At most this many records per second, over all subtasks. */
+  ratePerSecond?: number;
+}
+
 export interface OperatorOptions {
   name?: string;
   parallelism?: number;
@@ -45,11 +54,100 @@ export interface StreamInput { node: StreamNode; partition?: Partitioning; key?:
 
 const VERTEX_ID = /^[A-Za-z0-9_-]+$/;
 
+const CHECKPOINTING_MODES: readonly CheckpointingMode[] = ['exactly-once', 'at-least-once'];
+
+/**
+ * Checkpointing settings, named as Flink's CheckpointConfig; `env.getCheckpointConfig()` returns the
+ * environment's own. Only what was set goes into the descriptor: the Job Manager fills in the defaults.
+ */
+export class CheckpointConfig {
+  private intervalMs?: number;
+  private mode: CheckpointingMode = 'exactly-once';
+  private timeoutMs?: number;
+  private minPauseMs?: number;
+  private tolerableFailures?: number;
+
+  isCheckpointingEnabled(): boolean {
+    return this.intervalMs !== undefined;
+  }
+
+  /** Milliseconds between the starts of two checkpoints; -1 while checkpointing is disabled, as in Flink. */
+  getCheckpointInterval(): number {
+    return this.intervalMs ?? -1;
+  }
+
+  /** Enables checkpointing, every `intervalMs` (at least 10). */
+  setCheckpointInterval(intervalMs: number): this {
+    this.intervalMs = wholeMs(intervalMs, 10, 'setCheckpointInterval()');
+    return this;
+  }
+
+  getCheckpointingMode(): CheckpointingMode {
+    return this.mode;
+  }
+
+  setCheckpointingMode(mode: CheckpointingMode): this {
+    if (!CHECKPOINTING_MODES.includes(mode)) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID',
+        `setCheckpointingMode(): unknown mode ${JSON.stringify(mode)}; use one of: ${CHECKPOINTING_MODES.join(', ')}`);
+    }
+    this.mode = mode;
+    return this;
+  }
+
+  getCheckpointTimeout(): number {
+    return this.timeoutMs ?? DEFAULT_CHECKPOINT_TIMEOUT_MS;
+  }
+
+  /** A checkpoint not complete this long after it started is aborted. */
+  setCheckpointTimeout(timeoutMs: number): this {
+    this.timeoutMs = wholeMs(timeoutMs, 10, 'setCheckpointTimeout()');
+    return this;
+  }
+
+  getMinPauseBetweenCheckpoints(): number {
+    return this.minPauseMs ?? DEFAULT_CHECKPOINT_MIN_PAUSE_MS;
+  }
+
+  /** At least this long from the end of one checkpoint to the start of the next. */
+  setMinPauseBetweenCheckpoints(minPauseMs: number): this {
+    this.minPauseMs = wholeMs(minPauseMs, 0, 'setMinPauseBetweenCheckpoints()');
+    return this;
+  }
+
+  getTolerableCheckpointFailureNumber(): number {
+    return this.tolerableFailures ?? DEFAULT_TOLERABLE_CHECKPOINT_FAILURES;
+  }
+
+  /** Failed checkpoints in a row that the job tolerates; one more fails the job. */
+  setTolerableCheckpointFailureNumber(failures: number): this {
+    if (!Number.isInteger(failures) || failures < 0) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `setTolerableCheckpointFailureNumber(): expected a non-negative integer, got ${failures}`);
+    }
+    this.tolerableFailures = failures;
+    return this;
+  }
+
+  /** @internal The descriptor's `checkpointing` section; undefined while disabled. */
+  toDescriptor(): CheckpointingDescriptor | undefined {
+    if (this.intervalMs === undefined) return undefined;
+    return {
+      intervalMs: this.intervalMs,
+      mode: this.mode,
+      ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }),
+      ...(this.minPauseMs === undefined ? {} : { minPauseMs: this.minPauseMs }),
+      ...(this.tolerableFailures === undefined ? {} : { tolerableFailures: this.tolerableFailures }),
+    };
+  }
+}
+
 export class StreamExecutionEnvironment {
   /** Job params, visible in every user function as the free variable `params`. */
   readonly params: Record<string, unknown>;
   private parallelism?: number;
   private maxParallelism?: number;
+  private readonly checkpointConfig = new CheckpointConfig();
+  private restartStrategy?: RestartStrategy;
   private readonly nodes: StreamNode[] = [];
   private vertexCount = 0;
 
@@ -79,6 +177,30 @@ export class StreamExecutionEnvironment {
     return this.maxParallelism;
   }
 
+  /** Takes a checkpoint every `intervalMs` (at least 10), which a failed job restarts from. */
+  enableCheckpointing(intervalMs: number, mode: CheckpointingMode = 'exactly-once'): this {
+    this.checkpointConfig.setCheckpointInterval(intervalMs).setCheckpointingMode(mode);
+    return this;
+  }
+
+  /** The checkpointing settings, to read or change (timeout, minimum pause, tolerable failures). */
+  getCheckpointConfig(): CheckpointConfig {
+    return this.checkpointConfig;
+  }
+
+  /**
+   * What the Job Manager does when the job fails. Without one, Flink's default applies: with
+   * checkpointing, fixed-delay forever 1 s apart; without, none.
+   */
+  setRestartStrategy(strategy: RestartStrategy): this {
+    this.restartStrategy = checkRestartStrategy(strategy);
+    return this;
+  }
+
+  getRestartStrategy(): RestartStrategy | undefined {
+    return this.restartStrategy === undefined ? undefined : { ...this.restartStrategy };
+  }
+
   fromElements<T>(...elements: T[]): SingleOutputStreamOperator<T> {
     return this.source({ operator: 'source.elements', elements: [...elements] });
   }
@@ -96,15 +218,21 @@ export class StreamExecutionEnvironment {
   }
 
   /** Emits `fn(index)`, or the index itself, for index in [0, count); deterministic, so it can be replayed. */
-  generate(count: number, fn?: undefined, options?: OperatorOptions): SingleOutputStreamOperator<number>;
-  generate<T>(count: number, fn: ((index: number) => T) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<T>;
-  generate<T>(count: number, fn?: ((index: number) => T) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<T | number> {
+  /** `options.ratePerSecond` paces the generator (over all its subtasks), for a steady input rate. */
+  generate(count: number, fn?: undefined, options?: GeneratorOptions): SingleOutputStreamOperator<number>;
+  generate<T>(count: number, fn: ((index: number) => T) | FunctionRef, options?: GeneratorOptions): SingleOutputStreamOperator<T>;
+  generate<T>(count: number, fn?: ((index: number) => T) | FunctionRef, options: GeneratorOptions = {}): SingleOutputStreamOperator<T | number> {
     if (!Number.isInteger(count) || count < 0) {
       throw new CloudflinkError('DESCRIPTOR_INVALID', `generate(${count}): count must be a non-negative integer`);
     }
-    if (fn === undefined) return this.source({ operator: 'source.generator', count }, options);
+    const { ratePerSecond, ...operatorOptions } = options;
+    if (ratePerSecond !== undefined && !(ratePerSecond > 0)) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `generate(): ratePerSecond must be a positive number, got ${ratePerSecond}`);
+    }
+    const pace = ratePerSecond === undefined ? {} : { ratePerSecond };
+    if (fn === undefined) return this.source({ operator: 'source.generator', count, ...pace }, operatorOptions);
     const captured = captureFunction(fn, 'generate()');
-    return this.source({ operator: 'source.generator', count, fn: captured.fn }, options, captured.name);
+    return this.source({ operator: 'source.generator', count, fn: captured.fn, ...pace }, operatorOptions, captured.name);
   }
 
   /** The job descriptor of everything built so far. */
@@ -115,6 +243,7 @@ export class StreamExecutionEnvironment {
     if (this.nodes.length === 0) {
       throw new CloudflinkError('DESCRIPTOR_INVALID', 'the job has no operators: add a source (e.g. env.fromElements(...)) and a sink (e.g. .print()) first');
     }
+    const checkpointing = this.checkpointConfig.toDescriptor();
     return {
       apiVersion: DESCRIPTOR_API_VERSION,
       name: jobName,
@@ -122,6 +251,8 @@ export class StreamExecutionEnvironment {
       ...(this.parallelism === undefined ? {} : { parallelism: this.parallelism }),
       ...(this.maxParallelism === undefined ? {} : { maxParallelism: this.maxParallelism }),
       params: { ...this.params },
+      ...(checkpointing === undefined ? {} : { checkpointing }),
+      ...(this.restartStrategy === undefined ? {} : { restartStrategy: { ...this.restartStrategy } }),
       vertices: this.nodes.map((node) => this.vertexOf(node)),
       edges: this.nodes.flatMap((node) => (node.input ? [this.edgeInto(node, node.input)] : [])),
     };
@@ -212,6 +343,28 @@ function positiveInteger(n: number, role: string): number {
     throw new CloudflinkError('DESCRIPTOR_INVALID', `${role}: expected a positive integer, got ${n}`);
   }
   return n;
+}
+
+function wholeMs(ms: number, minimum: number, role: string): number {
+  if (!Number.isInteger(ms) || ms < minimum) {
+    throw new CloudflinkError('DESCRIPTOR_INVALID', `${role}: expected a whole number of milliseconds, at least ${minimum}, got ${ms}`);
+  }
+  return ms;
+}
+
+// The shape only; the limits of each number are checked with the whole descriptor on submission.
+function checkRestartStrategy(strategy: RestartStrategy): RestartStrategy {
+  const type = (strategy as { type?: unknown } | null)?.type;
+  if (typeof type !== 'string' || !(RESTART_STRATEGY_TYPES as readonly string[]).includes(type)) {
+    throw new CloudflinkError('DESCRIPTOR_INVALID',
+      `setRestartStrategy(): unknown strategy type ${JSON.stringify(type)}; use one of: ${RESTART_STRATEGY_TYPES.join(', ')}`);
+  }
+  for (const [field, value] of Object.entries(strategy)) {
+    if (field !== 'type' && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `setRestartStrategy(): ${field} must be a non-negative number, got ${String(value)}`);
+    }
+  }
+  return { ...strategy };
 }
 
 function nonEmptyPath(path: string, role: string): string {

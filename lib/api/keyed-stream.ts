@@ -7,6 +7,13 @@ import { CloudflinkError } from '../errors/index.ts';
 import { captureFunction, type FunctionRef } from './capture.ts';
 import type { DataStream, SingleOutputStreamOperator } from './data-stream.ts';
 import type { OperatorOptions } from './environment.ts';
+import type { KeyedStateStore } from '../state/types.ts';
+
+/** What a keyed process function sees besides the record. */
+export interface ProcessContext<K> {
+  key: K;
+  state: KeyedStateStore;
+}
 
 export class KeyedStream<T, K = unknown> {
   /** Never set: keeps K in the type so streams keyed differently stay distinct. */
@@ -26,6 +33,16 @@ export class KeyedStream<T, K = unknown> {
       throw new CloudflinkError('DESCRIPTOR_INVALID', `sum(${String(field)}): expected a field name or a non-negative array index`);
     }
     return this.keyed({ operator: 'sum', field: field as string | number }, 'sum', options);
+  }
+
+  /**
+   * A keyed process function: `fn(value, ctx)` sees the record's key (`ctx.key`) and that key's
+   * state (`ctx.state.value(name)`, `.list`, `.map`, `.reducing`), which is checkpointed and
+   * moves with the key on a rescale; it returns the records to emit (an iterable), or nothing.
+   */
+  process<R>(fn: ((value: T, ctx: ProcessContext<K>) => Iterable<R> | void) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<R> {
+    const captured = captureFunction(fn, 'process()');
+    return this.input.transform<R>({ operator: 'process', fn: captured.fn }, captured.name ?? 'process', options, { partition: 'hash', key: this.key });
   }
 
   private keyed(spec: Parameters<DataStream<T>['transform']>[0], name: string, options?: OperatorOptions): SingleOutputStreamOperator<T> {

@@ -5,6 +5,7 @@ import { readEvents, TERMINAL_JOB_STATES, type LifecycleEvent } from '../events/
 import { silentLogger } from '../log/index.ts';
 import { Subjects } from '../subjects/index.ts';
 import { connectNats, type NatsTransport } from '../transport/index.ts';
+import { CloudflinkError } from '../errors/index.ts';
 import type { JobClient, JobResult, JobSummary } from './types.ts';
 import type { ClusterView } from '../../actors/job-manager/protocol.ts';
 
@@ -18,9 +19,27 @@ export class ClusterClient implements JobClient {
     return new ClusterClient(transport, new Subjects(subjectBase(config)), system);
   }
 
-  async submit(descriptor: JobDescriptor | unknown): Promise<string> {
-    const { jobId } = await this.system.ask<{ jobId: string }>(this.subjects.jobManager, { type: 'submit', descriptor });
+  /** `restoreFrom`: a savepoint (or retained checkpoint) to start from, as printed by `savepoint`. */
+  async submit(descriptor: JobDescriptor | unknown, options: { restoreFrom?: string } = {}): Promise<string> {
+    const { jobId } = await this.system.ask<{ jobId: string }>(this.subjects.jobManager,
+      { type: 'submit', descriptor, restoreFrom: options.restoreFrom });
     return jobId;
+  }
+
+  /**
+   * Takes a savepoint and resolves with where it is. With `stop`, the job ends after it
+   * (FINISHED, its sinks committed): Flink's stop-with-savepoint.
+   */
+  async savepoint(jobId: string, options: { stop?: boolean } = {}): Promise<string> {
+    const { checkpointId } = await this.system.ask<{ checkpointId: number }>(this.subjects.jobManager,
+      { type: 'savepoint', jobId, stop: options.stop ?? false });
+    for await (const event of this.events(jobId)) {
+      if (event.type === 'checkpoint.completed' && event.checkpointId === checkpointId) return event.pointer;
+      if (event.type === 'checkpoint.failed' && event.checkpointId === checkpointId) {
+        throw new CloudflinkError('TASK_FAILED', `savepoint ${checkpointId} of job ${jobId} failed: ${event.reason}`);
+      }
+    }
+    throw new CloudflinkError('TASK_FAILED', `job ${jobId} ended before savepoint ${checkpointId} completed`);
   }
 
   async *events(jobId: string): AsyncIterable<LifecycleEvent> {

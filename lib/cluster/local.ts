@@ -32,6 +32,8 @@ export interface LocalCluster {
   taskManagers: Map<string, ChildProcess>;
   config: CloudflinkConfig;
   startTaskManager(tmId?: string): Promise<ChildProcess>;
+  /** Starts a (new) Job Manager process, for example after the last one was killed. */
+  startJobManager(): ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -69,10 +71,14 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   };
 
   try {
-    const jobManager = node('jobmanager', ['jobmanager'], 'ignore');
+    const cluster: LocalCluster = {
+      natsUrl, nats, taskManagers, config, startTaskManager, stop,
+      jobManager: node('jobmanager', ['jobmanager'], 'ignore'),
+      startJobManager: () => (cluster.jobManager = node('jobmanager', ['jobmanager'], 'ignore')),
+    };
     for (let i = 0; i < options.taskManagers; i++) await startTaskManager();
     await waitForTaskManagers(config, options.taskManagers, options.readyTimeoutMs ?? 30_000, children);
-    return { natsUrl, nats, jobManager, taskManagers, config, startTaskManager, stop };
+    return cluster;
   } catch (error) {
     await stop();
     throw error;

@@ -20,6 +20,8 @@ import type { ConfigIssue } from './types.ts';
  *   CLOUDFLINK_HEARTBEAT_INTERVAL_MS  heartbeat.intervalMs    whole number of milliseconds
  *   CLOUDFLINK_HEARTBEAT_TIMEOUT_MS   heartbeat.timeoutMs     whole number of milliseconds, > the interval
  *   CLOUDFLINK_SLOT_WAIT_MS           jobManager.slotWaitMs   whole number of milliseconds
+ *   CLOUDFLINK_CHECKPOINT_STORAGE     checkpoints.storage     directory or jetstream
+ *   CLOUDFLINK_CHECKPOINT_DIR         checkpoints.directory   path of the checkpoint directory
  *   CLOUDFLINK_LOG_LEVEL              log.level               fatal, error, warn, info, debug, trace or silent
  *
  * An empty variable counts as unset: compose files and shells often pass `NAME=` to mean 'not given'.
@@ -48,6 +50,8 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
   { name: 'CLOUDFLINK_HEARTBEAT_INTERVAL_MS', path: 'heartbeat.intervalMs', kind: 'integer' },
   { name: 'CLOUDFLINK_HEARTBEAT_TIMEOUT_MS', path: 'heartbeat.timeoutMs', kind: 'integer' },
   { name: 'CLOUDFLINK_SLOT_WAIT_MS', path: 'jobManager.slotWaitMs', kind: 'integer' },
+  { name: 'CLOUDFLINK_CHECKPOINT_STORAGE', path: 'checkpoints.storage', kind: 'string' },
+  { name: 'CLOUDFLINK_CHECKPOINT_DIR', path: 'checkpoints.directory', kind: 'string' },
   { name: 'CLOUDFLINK_LOG_LEVEL', path: 'log.level', kind: 'string' },
 ];
 

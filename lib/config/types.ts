@@ -1,3 +1,4 @@
+import type { CheckpointSettings } from '../checkpoint/types.ts';
 import type { NatsSettings } from '../transport/nats-options.ts';
 
 /** pino's levels; 'silent' turns logging off. */
@@ -17,6 +18,8 @@ export interface CloudflinkConfig {
   network: { frameRecords: number; bufferTimeoutMs: number; credits: number };
   /** How long lifecycle events stay in JetStream for late monitors. */
   events: { retainHours: number };
+  /** Where checkpoint state goes and how many completed checkpoints each job keeps. */
+  checkpoints: CheckpointSettings;
   log: { level: LogLevel };
 }
 

@@ -68,5 +68,5 @@ export function isSink(operator: OperatorName): boolean {
 
 /** Keyed operators keep state per key, so their single input must be partitioned by key. */
 export function isKeyed(operator: OperatorName): boolean {
-  return operator === 'reduce' || operator === 'sum';
+  return operator === 'reduce' || operator === 'sum' || operator === 'process';
 }

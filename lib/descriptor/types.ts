@@ -2,6 +2,9 @@
  * The job descriptor: the versioned document a client submits on `<p>.jobs.submit`.
  * Its JSON Schema is config/descriptor.schema.json; keep the two in step.
  */
+import type { RestartStrategy } from '../restart/index.ts';
+
+export type { RestartStrategy };
 
 export const DESCRIPTOR_API_VERSION = 'cloudflink/v1';
 
@@ -20,7 +23,13 @@ export type KeySelector = { field: string | number } | { fn: UserFunction };
 export interface SourceFromElements { operator: 'source.elements'; elements: unknown[] }
 export interface SourceTextFile { operator: 'source.textFile'; path: string }
 /** Emits `fn(index)` for index in [0, count); deterministic, so it can be replayed. */
-export interface SourceGenerator { operator: 'source.generator'; count: number; fn?: UserFunction }
+export interface SourceGenerator {
+  operator: 'source.generator';
+  count: number;
+  fn?: UserFunction;
+  /** At most this many records per second over all subtasks (a steady input rate); unlimited when absent. */
+  ratePerSecond?: number;
+}
 export interface MapVertex { operator: 'map'; fn: UserFunction }
 export interface FilterVertex { operator: 'filter'; fn: UserFunction }
 /** `fn` returns an iterable (usually an array) of output records. */
@@ -34,18 +43,25 @@ export interface SinkPrint { operator: 'sink.print'; prefix?: string }
 export interface SinkTextFile { operator: 'sink.textFile'; path: string }
 /** Records are returned to the client with the job's result (bounded jobs; capped in size). */
 export interface SinkCollect { operator: 'sink.collect' }
+/**
+ * Keyed: `fn(value, ctx)` with `ctx.key` and `ctx.state` (value, list, map and reducing state of
+ * the current key, checkpointed); returns an iterable of output records, or nothing.
+ */
+export interface ProcessVertex { operator: 'process'; fn: UserFunction }
+/** Exactly-once files (two-phase commit): `part-…` files in the directory `path`, committed when a checkpoint completes. */
+export interface SinkFile { operator: 'sink.file'; path: string }
 
 export type OperatorSpec =
   | SourceFromElements | SourceTextFile | SourceGenerator
-  | MapVertex | FilterVertex | FlatMapVertex | ReduceVertex | SumVertex
-  | SinkPrint | SinkTextFile | SinkCollect;
+  | MapVertex | FilterVertex | FlatMapVertex | ReduceVertex | SumVertex | ProcessVertex
+  | SinkPrint | SinkTextFile | SinkCollect | SinkFile;
 
 export type OperatorName = OperatorSpec['operator'];
 
 export const OPERATORS: readonly OperatorName[] = [
   'source.elements', 'source.textFile', 'source.generator',
-  'map', 'filter', 'flatMap', 'reduce', 'sum',
-  'sink.print', 'sink.textFile', 'sink.collect',
+  'map', 'filter', 'flatMap', 'reduce', 'sum', 'process',
+  'sink.print', 'sink.textFile', 'sink.collect', 'sink.file',
 ];
 
 export type VertexDescriptor = OperatorSpec & {
@@ -68,6 +84,32 @@ export interface EdgeDescriptor {
   key?: KeySelector;
 }
 
+export type CheckpointingMode = 'exactly-once' | 'at-least-once';
+
+/** Periodic checkpoints; without this section the job takes none. */
+export interface CheckpointingDescriptor {
+  /** Between the starts of two checkpoints; at least 10. */
+  intervalMs: number;
+  /** A checkpoint not complete by then is aborted; default 60000. */
+  timeoutMs?: number;
+  /** At least this long from the end of one checkpoint to the start of the next; default 0. */
+  minPauseMs?: number;
+  /** Default 'exactly-once' (barriers aligned); 'at-least-once' does not align. */
+  mode?: CheckpointingMode;
+  /** Failed checkpoints in a row that the job tolerates before it fails; default 0. */
+  tolerableFailures?: number;
+}
+
+export interface ResolvedCheckpointing {
+  enabled: boolean;
+  /** 0 when checkpointing is disabled. */
+  intervalMs: number;
+  timeoutMs: number;
+  minPauseMs: number;
+  mode: CheckpointingMode;
+  tolerableFailures: number;
+}
+
 export interface JobDescriptor {
   apiVersion: typeof DESCRIPTOR_API_VERSION;
   name: string;
@@ -75,6 +117,9 @@ export interface JobDescriptor {
   parallelism?: number;
   maxParallelism?: number;
   params?: Record<string, unknown>;
+  checkpointing?: CheckpointingDescriptor;
+  /** Defaults as Flink's: fixed-delay forever, 1 s apart, with checkpointing; none without. */
+  restartStrategy?: RestartStrategy;
   vertices: VertexDescriptor[];
   edges: EdgeDescriptor[];
 }
@@ -89,6 +134,8 @@ export interface ResolvedJob {
   parallelism: number;
   maxParallelism: number;
   params: Record<string, unknown>;
+  checkpointing: ResolvedCheckpointing;
+  restartStrategy: RestartStrategy;
   vertices: ResolvedVertex[];
   edges: ResolvedEdge[];
 }

@@ -1,15 +1,21 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import schema from '../../config/descriptor.schema.json' with { type: 'json' };
+import { defaultRestartStrategy } from '../restart/index.ts';
 import { isKeyed, isSink, isSource, topologicalOrder } from './graph.ts';
 import {
   OPERATORS,
-  type DescriptorIssue, type JobDescriptor, type OperatorName, type Partitioning, type ResolvedJob,
+  type CheckpointingDescriptor, type DescriptorIssue, type JobDescriptor, type OperatorName, type Partitioning,
+  type ResolvedCheckpointing, type ResolvedJob,
 } from './types.ts';
 import { checkUserFunctionSource } from './udf.ts';
 
 export const DEFAULT_MODE = 'streaming';
 export const DEFAULT_PARALLELISM = 1;
 export const DEFAULT_MAX_PARALLELISM = 128;
+export const DEFAULT_CHECKPOINT_TIMEOUT_MS = 60_000;
+export const DEFAULT_CHECKPOINT_MIN_PAUSE_MS = 0;
+export const DEFAULT_CHECKPOINTING_MODE = 'exactly-once';
+export const DEFAULT_TOLERABLE_CHECKPOINT_FAILURES = 0;
 
 export type DescriptorValidation = { ok: true; job: ResolvedJob } | { ok: false; issues: DescriptorIssue[] };
 
@@ -19,7 +25,7 @@ export type DescriptorValidation = { ok: true; job: ResolvedJob } | { ok: false;
  */
 export function validateDescriptor(input: unknown): DescriptorValidation {
   const issues = schemaIssues(input);
-  if (isRecord(input)) issues.push(...graphIssues(input), ...functionIssues(input));
+  if (isRecord(input)) issues.push(...graphIssues(input), ...functionIssues(input), ...restartStrategyIssues(input));
   const unique = [...new Map(issues.map((i) => [`${i.path}\n${i.message}`, i])).values()];
   return unique.length === 0 ? { ok: true, job: resolve(input as JobDescriptor) } : { ok: false, issues: unique };
 }
@@ -36,9 +42,22 @@ function resolve(d: JobDescriptor): ResolvedJob {
     id: e.id ?? `${e.from}->${e.to}`,
     partition: e.partition ?? (parallelismOf.get(e.from) === parallelismOf.get(e.to) ? 'forward' : 'rebalance'),
   }));
+  const checkpointing = resolveCheckpointing(d.checkpointing);
   return {
     apiVersion: d.apiVersion, name: d.name, mode: d.mode ?? DEFAULT_MODE, parallelism,
-    maxParallelism: d.maxParallelism ?? DEFAULT_MAX_PARALLELISM, params, vertices, edges,
+    maxParallelism: d.maxParallelism ?? DEFAULT_MAX_PARALLELISM, params, checkpointing,
+    restartStrategy: d.restartStrategy ? { ...d.restartStrategy } : defaultRestartStrategy(checkpointing.enabled), vertices, edges,
+  };
+}
+
+function resolveCheckpointing(c: CheckpointingDescriptor | undefined): ResolvedCheckpointing {
+  return {
+    enabled: c !== undefined,
+    intervalMs: c?.intervalMs ?? 0,
+    timeoutMs: c?.timeoutMs ?? DEFAULT_CHECKPOINT_TIMEOUT_MS,
+    minPauseMs: c?.minPauseMs ?? DEFAULT_CHECKPOINT_MIN_PAUSE_MS,
+    mode: c?.mode ?? DEFAULT_CHECKPOINTING_MODE,
+    tolerableFailures: c?.tolerableFailures ?? DEFAULT_TOLERABLE_CHECKPOINT_FAILURES,
   };
 }
 
@@ -84,11 +103,17 @@ function describeError(e: ErrorObject): DescriptorIssue | null {
     case 'required': {
       const missing = String(params.missingProperty);
       const operator = isRecord(e.data) && e.schemaPath.includes('/allOf/') ? e.data.operator : undefined;
-      return at(typeof operator === 'string' ? `is required by operator '${operator}'` : 'is required', pointer(e.instancePath, missing));
+      const strategy = isRecord(e.data) && e.schemaPath.startsWith('#/$defs/restartStrategy/allOf/') ? e.data.type : undefined;
+      const by = typeof operator === 'string' ? ` by operator '${operator}'` : typeof strategy === 'string' ? ` by restart strategy '${strategy}'` : '';
+      return at(`is required${by}`, pointer(e.instancePath, missing));
     }
     case 'additionalProperties': {
       const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
-      return at(`unknown property; expected one of: ${known.join(', ')}`, pointer(e.instancePath, String(params.additionalProperty)));
+      const strategy = isRecord(e.data) && e.schemaPath.startsWith('#/$defs/restartStrategy/allOf/') ? e.data.type : undefined;
+      const message = typeof strategy === 'string'
+        ? `unknown property for restart strategy '${strategy}'; it takes: ${known.join(', ')}`
+        : `unknown property; expected one of: ${known.join(', ')}`;
+      return at(message, pointer(e.instancePath, String(params.additionalProperty)));
     }
     case 'unevaluatedProperties':
       return unknownVertexProperty(e, String(params.unevaluatedProperty));
@@ -332,6 +357,15 @@ function functionIssues(d: Record<string, unknown>): DescriptorIssue[] {
     const error = checkUserFunctionSource(source);
     return error === null ? [] : [{ path, message: `the user function does not compile: ${error}` }];
   });
+}
+
+// A cross-field rule; each field's own limits are the schema's.
+function restartStrategyIssues(d: Record<string, unknown>): DescriptorIssue[] {
+  const s = d.restartStrategy;
+  if (!isRecord(s) || s.type !== 'exponential-delay') return [];
+  const { initialDelayMs: initial, maxDelayMs: max } = s;
+  if (typeof initial !== 'number' || typeof max !== 'number' || max >= initial) return [];
+  return [{ path: '/restartStrategy/maxDelayMs', message: `must be at least initialDelayMs (${initial}), got ${max}` }];
 }
 
 // ---- small helpers ----

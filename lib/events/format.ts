@@ -12,6 +12,12 @@ export function formatEvent(event: LifecycleEvent): string {
       return `${time}  job  ${event.jobId}${event.jobName ? ` ${event.jobName}` : ''} REJECTED: ${oneLine(event.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; '))}`;
     case 'task.state':
       return `${time}  task ${event.jobId} ${event.vertexName} (${event.subtask + 1}/${event.parallelism})${event.tmId ? ` @${event.tmId}` : ''}: ${event.from ?? '∅'} → ${event.to}${cause}`;
+    case 'checkpoint.triggered':
+      return `${time}  chk  ${event.jobId} ${event.savepoint ? 'savepoint' : 'checkpoint'} ${event.checkpointId} triggered`;
+    case 'checkpoint.completed':
+      return `${time}  chk  ${event.jobId} ${event.savepoint ? 'savepoint' : 'checkpoint'} ${event.checkpointId} completed: ${event.size} bytes in ${event.durationMs} ms (alignment ${event.alignmentMs} ms) at ${event.pointer}`;
+    case 'checkpoint.failed':
+      return `${time}  chk  ${event.jobId} ${event.savepoint ? 'savepoint' : 'checkpoint'} ${event.checkpointId} FAILED: ${oneLine(event.reason)}`;
     case 'tm.registered':
       return `${time}  tm   ${event.tmId} registered with ${event.slots} slot${event.slots === 1 ? '' : 's'}`;
     case 'tm.lost':

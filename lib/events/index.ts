@@ -1,5 +1,5 @@
 export type {
-  JobStatus, TaskState, JobStateEvent, TaskStateEvent, TaskManagerEvent, JobRejectedEvent, LifecycleEvent,
+  JobStatus, TaskState, JobStateEvent, TaskStateEvent, TaskManagerEvent, JobRejectedEvent, CheckpointEvent, LifecycleEvent,
 } from './types.ts';
 export { TERMINAL_JOB_STATES } from './types.ts';
 export { EventPublisher, ensureEventStream } from './publisher.ts';

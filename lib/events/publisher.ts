@@ -21,6 +21,10 @@ export class EventPublisher {
         return this.subjects.jobEvents(event.jobId);
       case 'task.state':
         return this.subjects.taskEvents(event.jobId, event.vertexId, event.subtask);
+      case 'checkpoint.triggered':
+      case 'checkpoint.completed':
+      case 'checkpoint.failed':
+        return this.subjects.checkpointEvents(event.jobId);
       case 'tm.registered':
       case 'tm.lost':
       case 'tm.refused':

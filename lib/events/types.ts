@@ -53,4 +53,18 @@ export interface JobRejectedEvent {
   at: string;
 }
 
-export type LifecycleEvent = JobStateEvent | TaskStateEvent | TaskManagerEvent | JobRejectedEvent;
+/** Checkpoints and savepoints of a job, on `<p>.events.checkpoint.<jobId>`. */
+export type CheckpointEvent =
+  | { type: 'checkpoint.triggered'; jobId: string; checkpointId: number; savepoint: boolean; at: string }
+  | {
+    type: 'checkpoint.completed'; jobId: string; checkpointId: number; savepoint: boolean;
+    /** Bytes of state written by every task. */
+    size: number; durationMs: number;
+    /** The longest barrier alignment of any task. */
+    alignmentMs: number;
+    /** Where it is: a directory or a jetstream:// URL, usable with --from-savepoint. */
+    pointer: string; at: string;
+  }
+  | { type: 'checkpoint.failed'; jobId: string; checkpointId: number; savepoint: boolean; reason: string; at: string };
+
+export type LifecycleEvent = JobStateEvent | TaskStateEvent | TaskManagerEvent | JobRejectedEvent | CheckpointEvent;

@@ -1,8 +1,10 @@
 import { instantiateUserFunction } from '../../../lib/descriptor/udf.ts';
 import type { KeySelector, UserFunction } from '../../../lib/descriptor/types.ts';
+import { splitsFor, type KeyedStateBackend } from '../../../lib/state/index.ts';
+import { exactlyOnceFileSink } from './file-sink.ts';
 import type { TaskDeployment } from '../protocol.ts';
 import { elementsSource, generatorSource, textFileSource } from './sources.ts';
-import { filterLogic, flatMapLogic, mapLogic, reduceLogic, sumLogic } from './transforms.ts';
+import { filterLogic, flatMapLogic, mapLogic, processLogic, reduceLogic, sumLogic } from './transforms.ts';
 import { collectSink, printSink, textFileSink } from './sinks.ts';
 import type { OperatorLogic, UserFn } from './types.ts';
 
@@ -20,27 +22,35 @@ async function instantiate(fn: UserFunction, params: Record<string, unknown>, wh
   return (await instantiateUserFunction(fn, params, where)) as UserFn;
 }
 
-export async function createOperatorLogic(task: TaskDeployment): Promise<OperatorLogic> {
+export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedStateBackend): Promise<OperatorLogic> {
   const { vertex, subtask } = task;
   const p = vertex.parallelism;
   const where = `vertex '${vertex.id}'`;
+  const source = { splits: splitsFor(subtask, p, task.maxParallelism), splitCount: task.maxParallelism };
   const keyedInput = async (): Promise<(record: unknown) => unknown> => {
     const key = task.inputs.find((i) => i.partition === 'hash')?.key;
     if (!key) throw new Error(`${vertex.operator} '${vertex.id}' needs a keyed (hash) input`);
     return keySelector(key, vertex.params, `the key of ${where}`);
   };
   switch (vertex.operator) {
-    case 'source.elements': return elementsSource(vertex.elements, subtask, p);
-    case 'source.generator': return generatorSource(vertex.count, vertex.fn ? await instantiate(vertex.fn, vertex.params, where) : undefined, subtask, p);
-    case 'source.textFile': return textFileSource(vertex.path, subtask, p);
+    case 'source.elements': return elementsSource(vertex.elements, source);
+    case 'source.generator': {
+      const fn = vertex.fn ? await instantiate(vertex.fn, vertex.params, where) : undefined;
+      // Each subtask takes its share of the rate.
+      const rate = vertex.ratePerSecond === undefined ? undefined : vertex.ratePerSecond / p;
+      return generatorSource(vertex.count, fn, source, rate);
+    }
+    case 'source.textFile': return textFileSource(vertex.path, source);
     case 'map': return mapLogic(await instantiate(vertex.fn, vertex.params, where));
     case 'filter': return filterLogic(await instantiate(vertex.fn, vertex.params, where));
     case 'flatMap': return flatMapLogic(await instantiate(vertex.fn, vertex.params, where));
-    case 'reduce': return reduceLogic(await instantiate(vertex.fn, vertex.params, where), await keyedInput());
-    case 'sum': return sumLogic(vertex.field, await keyedInput());
+    case 'reduce': return reduceLogic(await instantiate(vertex.fn, vertex.params, where), await keyedInput(), keyed!);
+    case 'sum': return sumLogic(vertex.field, await keyedInput(), keyed!);
+    case 'process': return processLogic(await instantiate(vertex.fn, vertex.params, where), await keyedInput(), keyed!);
     case 'sink.print': return printSink(vertex.prefix, subtask, p);
     case 'sink.textFile': return textFileSink(vertex.path, subtask, p);
     case 'sink.collect': return collectSink(task.collectLimit, vertex.name);
+    case 'sink.file': return exactlyOnceFileSink(vertex.path, subtask, p);
     default: {
       const never: never = vertex;
       throw new Error(`unknown operator ${JSON.stringify((never as { operator: string }).operator)}`);

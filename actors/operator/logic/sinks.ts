@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { CloudflinkError } from '../../../lib/errors/index.ts';
 import type { OperatorLogic } from './types.ts';
 
-function asLine(record: unknown): string {
+export function asLine(record: unknown): string {
   if (typeof record === 'string') return record;
   try {
     return JSON.stringify(record);

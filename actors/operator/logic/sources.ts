@@ -1,37 +1,92 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CloudflinkError } from '../../../lib/errors/index.ts';
+import { restoreSplits, type SplitPositions } from '../../../lib/state/index.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
 
-/** Subtask i of p takes the elements at positions i, i + p, i + 2p, … */
-export function elementsSource(elements: unknown[], subtask: number, parallelism: number): OperatorLogic {
-  let position = subtask;
+/**
+ * Sources are cut into `splitCount` splits (as many as key groups) and a subtask reads the
+ * splits of its range, one after another. A split's position is its operator state, so a
+ * restored source resumes where the checkpoint saw it, at any parallelism.
+ */
+export interface SplitSource {
+  /** The splits this subtask owns, ascending. */
+  splits: number[];
+  splitCount: number;
+}
+
+/** Split s of a sequence holds the positions s, s + S, s + 2S, … */
+function sequenceSource(length: number, at: (index: number) => unknown, { splits, splitCount }: SplitSource, ratePerSecond?: number): OperatorLogic {
+  let positions: SplitPositions = Object.fromEntries(splits.map((s) => [s, s]));
+  let cursor = 0;
+  const pace = ratePerSecond === undefined ? undefined : new Pace(ratePerSecond);
   return {
-    produce(out: Collector, max: number): boolean {
-      for (let n = 0; n < max && position < elements.length; n++, position += parallelism) out.emit(elements[position]);
-      return position >= elements.length;
+    produce(out: Collector, limit: number): boolean | number {
+      const max = pace ? pace.allowance(limit) : limit;
+      if (max === 0) return pace!.waitMs;
+      let emitted = 0;
+      while (emitted < max && cursor < splits.length) {
+        const split = splits[cursor]!;
+        const position = positions[split]!;
+        if (position >= length) {
+          cursor++;
+          continue;
+        }
+        positions[split] = position + splitCount;
+        out.emit(at(position));
+        emitted++;
+      }
+      pace?.spent(emitted);
+      return cursor >= splits.length;
+    },
+    snapshotState: () => ({ ...positions }),
+    restoreState(states: unknown[]) {
+      positions = { ...Object.fromEntries(splits.map((s) => [s, s])), ...restoreSplits(states as SplitPositions[], splits) };
+      cursor = 0;
     },
   };
 }
 
-/** Emits fn(index) (or the index) for index in [0, count), striped over subtasks like elements. */
-export function generatorSource(count: number, fn: UserFn | undefined, subtask: number, parallelism: number): OperatorLogic {
-  let index = subtask;
-  return {
-    produce(out: Collector, max: number): boolean {
-      for (let n = 0; n < max && index < count; n++, index += parallelism) out.emit(fn ? fn(index) : index);
-      return index >= count;
-    },
-  };
+/** Keeps a source at a steady rate: how many records it may emit now, and how long to wait when none. */
+class Pace {
+  private readonly startedAt = performance.now();
+  private emitted = 0;
+
+  constructor(private readonly perSecond: number) {}
+
+  get waitMs(): number {
+    return Math.max(1, Math.ceil(1000 / this.perSecond));
+  }
+
+  allowance(limit: number): number {
+    const due = Math.floor(((performance.now() - this.startedAt) / 1000) * this.perSecond) - this.emitted;
+    return Math.max(0, Math.min(limit, due));
+  }
+
+  spent(records: number): void {
+    this.emitted += records;
+  }
+}
+
+export function elementsSource(elements: unknown[], source: SplitSource): OperatorLogic {
+  return sequenceSource(elements.length, (i) => elements[i], source);
+}
+
+/** Emits fn(index) (or the index) for index in [0, count); deterministic, so a restore replays it exactly. */
+export function generatorSource(count: number, fn: UserFn | undefined, source: SplitSource, ratePerSecond?: number): OperatorLogic {
+  return sequenceSource(count, fn ? (i) => fn(i) : (i) => i, source, ratePerSecond);
 }
 
 const CHUNK = 64 * 1024;
 const NEWLINE = 0x0a;
+/** A split's position before it was started: its first line is found by the boundary rule. */
+const NOT_STARTED = -1;
 
 /**
- * Lines of a text file. Subtask i reads the byte range [i·size/p, (i+1)·size/p): a line
- * belongs to the split where it starts, so a split that starts mid-line skips to the next.
+ * Lines of a text file. Split s is the byte range [s·size/S, (s+1)·size/S): a line belongs to
+ * the split where it starts, so a split that starts mid-line skips to the next line. A split's
+ * position is the byte offset of its next line.
  */
-export function textFileSource(path: string, subtask: number, parallelism: number): OperatorLogic {
+export function textFileSource(path: string, { splits, splitCount }: SplitSource): OperatorLogic {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -39,14 +94,10 @@ export function textFileSource(path: string, subtask: number, parallelism: numbe
     throw new CloudflinkError('TASK_FAILED', `cannot read the input file ${path}: ${(error as Error).message}`, { cause: error });
   }
   const size = fstatSync(fd).size;
-  const start = Math.floor((size * subtask) / parallelism);
-  const end = Math.floor((size * (subtask + 1)) / parallelism);
-  const chunk = Buffer.allocUnsafe(CHUNK);
-  // `position` is the file offset of `pending[0]`.
-  let position = start === 0 ? 0 : start - 1;
-  let pending = Buffer.alloc(0);
-  let skipFirst = start !== 0;
-  let eof = false;
+  const rangeOf = (split: number): [number, number] => [Math.floor((size * split) / splitCount), Math.floor((size * (split + 1)) / splitCount)];
+  let positions: SplitPositions = Object.fromEntries(splits.map((s) => [s, NOT_STARTED]));
+  let cursor = 0;
+  let reader: SplitReader | undefined;
   let closed = false;
 
   const close = (): void => {
@@ -54,42 +105,79 @@ export function textFileSource(path: string, subtask: number, parallelism: numbe
     closed = true;
   };
 
-  const fill = (): void => {
-    const read = readSync(fd, chunk, 0, CHUNK, position + pending.length);
-    if (read === 0) eof = true;
-    else pending = pending.length === 0 ? Buffer.from(chunk.subarray(0, read)) : Buffer.concat([pending, chunk.subarray(0, read)]);
-  };
-
   return {
     produce(out: Collector, max: number): boolean {
       let emitted = 0;
-      while (emitted < max) {
-        if (position >= end || (eof && pending.length === 0)) {
-          close();
-          return true;
-        }
-        const newline = pending.indexOf(NEWLINE);
-        if (newline < 0 && !eof) {
-          fill();
+      while (emitted < max && cursor < splits.length) {
+        const split = splits[cursor]!;
+        reader ??= new SplitReader(fd, ...rangeOf(split), positions[split]!);
+        const line = reader.next();
+        positions[split] = reader.position;
+        if (line === undefined) {
+          reader = undefined;
+          cursor++;
           continue;
         }
-        const lineEnd = newline < 0 ? pending.length : newline;
-        if (skipFirst) {
-          skipFirst = false;
-        } else {
-          let line = pending.toString('utf8', 0, lineEnd);
-          if (line.endsWith('\r')) line = line.slice(0, -1);
-          if (newline >= 0 || line.length > 0) {
-            out.emit(line);
-            emitted++;
-          }
-        }
-        const consumed = newline < 0 ? pending.length : newline + 1;
-        position += consumed;
-        pending = pending.subarray(consumed);
+        out.emit(line);
+        emitted++;
       }
-      return false;
+      if (cursor >= splits.length) close();
+      return cursor >= splits.length;
+    },
+    snapshotState: () => ({ ...positions }),
+    restoreState(states: unknown[]) {
+      positions = { ...Object.fromEntries(splits.map((s) => [s, NOT_STARTED])), ...restoreSplits(states as SplitPositions[], splits) };
+      cursor = 0;
+      reader = undefined;
     },
     close,
   };
+}
+
+/** Reads the lines of one split, from its start or from a checkpointed position. */
+class SplitReader {
+  /** File offset of `pending[0]`: after a line is taken, the offset of the next line. */
+  position: number;
+  private pending = Buffer.alloc(0);
+  private skipFirst: boolean;
+  private eof = false;
+  private readonly chunk = Buffer.allocUnsafe(CHUNK);
+
+  constructor(private readonly fd: number, start: number, private readonly end: number, resumeAt: number) {
+    const fresh = resumeAt === NOT_STARTED;
+    this.position = fresh ? Math.max(0, start - 1) : resumeAt;
+    this.skipFirst = fresh && start !== 0;
+  }
+
+  next(): string | undefined {
+    for (;;) {
+      if (this.position >= this.end && !this.skipFirst) return undefined;
+      if (this.eof && this.pending.length === 0) {
+        this.position = Math.max(this.position, this.end);
+        return undefined;
+      }
+      const newline = this.pending.indexOf(NEWLINE);
+      if (newline < 0 && !this.eof) {
+        this.fill();
+        continue;
+      }
+      const lineEnd = newline < 0 ? this.pending.length : newline;
+      const consumed = newline < 0 ? this.pending.length : newline + 1;
+      let line = this.pending.toString('utf8', 0, lineEnd);
+      this.position += consumed;
+      this.pending = this.pending.subarray(consumed);
+      if (this.skipFirst) {
+        this.skipFirst = false;
+        continue;
+      }
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      if (newline >= 0 || line.length > 0) return line;
+    }
+  }
+
+  private fill(): void {
+    const read = readSync(this.fd, this.chunk, 0, CHUNK, this.position + this.pending.length);
+    if (read === 0) this.eof = true;
+    else this.pending = this.pending.length === 0 ? Buffer.from(this.chunk.subarray(0, read)) : Buffer.concat([this.pending, this.chunk.subarray(0, read)]);
+  }
 }

@@ -1,5 +1,5 @@
 import { CloudflinkError } from '../../../lib/errors/index.ts';
-import { canonicalKey } from '../../../lib/partition/index.ts';
+import type { KeyedStateBackend, KeyedStateStore } from '../../../lib/state/index.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
 
 export function mapLogic(fn: UserFn): OperatorLogic {
@@ -11,33 +11,51 @@ export function filterLogic(fn: UserFn): OperatorLogic {
 }
 
 export function flatMapLogic(fn: UserFn): OperatorLogic {
+  return { process: (record, out) => emitAll(fn(record), out, 'a flatMap function') };
+}
+
+/** Emits what a function returned: an array or another iterable, or nothing. */
+function emitAll(results: unknown, out: Collector, what: string): void {
+  if (results === undefined || results === null) return;
+  if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
+    throw new CloudflinkError('UDF_FAILED', `${what} must return an array or another iterable, not ${describe(results)}`);
+  }
+  for (const item of results as Iterable<unknown>) out.emit(item);
+}
+
+/** What a keyed process function gets besides the record: its key and the state of that key. */
+export interface ProcessContext {
+  key: unknown;
+  state: KeyedStateStore;
+}
+
+/** Keyed process function: any output (an iterable, or nothing) and any keyed state, per record. */
+export function processLogic(fn: UserFn, keyOf: (record: unknown) => unknown, state: KeyedStateBackend): OperatorLogic {
   return {
-    process(record, out) {
-      const results = fn(record);
-      if (results === undefined || results === null) return;
-      if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
-        throw new CloudflinkError('UDF_FAILED', `a flatMap function must return an array or another iterable, not ${describe(results)}`);
-      }
-      for (const item of results as Iterable<unknown>) out.emit(item);
+    process(record, out: Collector) {
+      const key = keyOf(record);
+      state.setCurrentKey(key);
+      emitAll(fn(record, { key, state: state.store } satisfies ProcessContext), out, 'a process function');
     },
   };
 }
 
-/** Keyed rolling reduce: emits the running result of the record's key after each record. */
-export function reduceLogic(fn: UserFn, keyOf: (record: unknown) => unknown): OperatorLogic {
-  const state = new Map<string, unknown>();
+/** Keyed rolling reduce: emits the running result of the record's key after each record; the result is keyed state. */
+export function reduceLogic(fn: UserFn, keyOf: (record: unknown) => unknown, state: KeyedStateBackend): OperatorLogic {
   return {
     process(record, out: Collector) {
-      const key = canonicalKey(keyOf(record));
-      const next = state.has(key) ? fn(state.get(key), record) : record;
-      state.set(key, next);
+      state.setCurrentKey(keyOf(record));
+      const current = state.store.value<unknown>('reduce');
+      const previous = current.value();
+      const next = previous === undefined ? record : fn(previous, record);
+      current.update(next);
       out.emit(next);
     },
   };
 }
 
 /** Keyed rolling sum of one field; the other fields come from the key's first record (as in Flink). */
-export function sumLogic(field: string | number, keyOf: (record: unknown) => unknown): OperatorLogic {
+export function sumLogic(field: string | number, keyOf: (record: unknown) => unknown, state: KeyedStateBackend): OperatorLogic {
   const what = `sum(${JSON.stringify(field)})`;
   const add = (a: unknown, b: unknown): unknown => {
     const x = (a as Record<string | number, unknown>)[field];
@@ -57,7 +75,7 @@ export function sumLogic(field: string | number, keyOf: (record: unknown) => unk
       throw new CloudflinkError('UDF_FAILED', `${what} needs a number in that field, got ${describe(value)}`);
     }
     return keyOf(record);
-  });
+  }, state);
 }
 
 export function describe(value: unknown): string {

@@ -7,8 +7,8 @@ export interface Collector {
  * lifecycle and failure. Sources implement `produce`, everything else `process`.
  */
 export interface OperatorLogic {
-  /** Emits up to `max` records; returns true once the source is exhausted. */
-  produce?(out: Collector, max: number): boolean;
+  /** Emits up to `max` records; returns true once the source is exhausted, or a number of ms to wait (a paced source ahead of its rate). */
+  produce?(out: Collector, max: number): boolean | number;
   process?(record: unknown, out: Collector): void;
   /** End of all input: flush what is buffered. */
   finish?(out: Collector): void;
@@ -16,6 +16,12 @@ export interface OperatorLogic {
   close?(): void;
   /** Records a `sink.collect` gathered for the job's result. */
   collected?(): unknown[];
+  /** Operator state for a checkpoint (a source's split positions, a sink's pending files); plain data. */
+  snapshotState?(checkpointId: number): unknown;
+  /** The operator states of every subtask of the vertex in the checkpoint restored; each takes what is its own. */
+  restoreState?(states: unknown[]): void;
+  /** The checkpoint is complete on every task: what it covers may be committed. */
+  notifyCheckpointComplete?(checkpointId: number): void;
 }
 
 export type UserFn = (...args: unknown[]) => unknown;

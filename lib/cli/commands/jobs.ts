@@ -45,6 +45,25 @@ export function registerJobCommands(program: Command): void {
       process.stdout.write(`job ${jobId} ${result.state}\n`);
     }));
 
+  withConnectionOptions(program.command('savepoint'))
+    .description('take a savepoint of a running job; prints where it is, for run --from-savepoint')
+    .argument('<job>', 'job id')
+    .action((jobId: string, flags: ConnectionFlags) => withClient(flags, async (client) => {
+      process.stdout.write(`${await client.savepoint(jobId)}\n`);
+    }));
+
+  withConnectionOptions(program.command('stop'))
+    .description('stop a job gracefully: a final savepoint, then its sources end and it FINISHES with its sinks committed')
+    .argument('<job>', 'job id')
+    .option('--savepoint', 'take the final savepoint (always done; accepted for Flink users)')
+    .action((jobId: string, flags: ConnectionFlags) => withClient(flags, async (client) => {
+      const pointer = await client.savepoint(jobId, { stop: true });
+      process.stdout.write(`savepoint ${pointer}\n`);
+      const result = await client.result(jobId);
+      process.stdout.write(`job ${jobId} ${result.state}\n`);
+      if (result.state !== 'FINISHED') process.exitCode = 1;
+    }));
+
   withConnectionOptions(program.command('events'))
     .description('lifecycle events of jobs, tasks and Task Managers, replayed from the start, in order')
     .option('--job <job>', 'only this job\'s events')

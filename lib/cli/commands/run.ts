@@ -15,6 +15,7 @@ interface RunFlags extends ConnectionFlags {
   wait?: boolean;
   embedded?: boolean;
   printEvents?: boolean;
+  fromSavepoint?: string;
 }
 
 /** Exit status of `run --wait`: the job's final state. */
@@ -29,6 +30,7 @@ export function registerRunCommand(program: Command): void {
     .option('--wait', 'follow the job: progress while it runs, then exit with its final state (0 FINISHED, 1 FAILED, 3 CANCELED)')
     .option('--embedded', 'run on a local cluster started for this job (nats-server, a Job Manager, two Task Managers)')
     .option('--print-events', 'with --wait: print every task\'s lifecycle events too')
+    .option('--from-savepoint <path>', 'start from a savepoint (or a retained checkpoint): its directory, or its jetstream:// URL')
     .action(async (file: string, flags: RunFlags) => {
       const descriptor = await loadJobFile(file, { params: flags.param, parallelism: flags.parallelism });
       let local: LocalCluster | undefined;
@@ -51,7 +53,7 @@ export function registerRunCommand(program: Command): void {
       try {
         let jobId: string;
         try {
-          jobId = await client.submit(descriptor);
+          jobId = await client.submit(descriptor, { restoreFrom: flags.fromSavepoint });
         } catch (error) {
           if (error instanceof DescriptorInvalidError) process.stderr.write(`job rejected: ${error.message}\n`);
           throw error;

@@ -18,11 +18,15 @@ interface EdgeSetup { edgeIndex?: number; partition: Partitioning; channels: num
 interface Setup {
   edges: EdgeSetup[];
   subtask?: number;
+  attempt?: number;
   maxParallelism?: number;
   network?: Partial<NetworkSettings>;
   /** Receivers in this process, by subject. */
   local?: Map<string, (frame: Frame) => void>;
 }
+
+/** The job attempt the gates of these specs run in, unless a spec says otherwise. */
+const ATTEMPT = 3;
 
 const subject = (edgeIndex: number, channel: number): string => `p.data.job.e${edgeIndex}.${channel}`;
 
@@ -40,6 +44,7 @@ function gateFor(setup: Setup) {
     })),
     {
       subtask: setup.subtask ?? 0,
+      attempt: setup.attempt ?? ATTEMPT,
       maxParallelism: setup.maxParallelism ?? 128,
       network: { frameRecords: 100, bufferTimeoutMs: 5, credits: 8, ...setup.network },
       clock,
@@ -175,13 +180,24 @@ describe('OutputGate', () => {
       expect(h.gate.recordsOut).to.equal(6);
     });
 
-    it('stamps every frame with the sending subtask', () => {
-      const h = gateFor({ edges: [{ partition: 'rebalance', channels: 2 }], subtask: 4 });
+    it('stamps every frame with the sending subtask and the job attempt', () => {
+      const h = gateFor({ edges: [{ partition: 'rebalance', channels: 2 }], subtask: 4, attempt: 7, network: { frameRecords: 2 } });
       h.grantAll();
-      for (const i of range(4)) h.gate.emit(i);
+      for (const i of range(5)) h.gate.emit(i);
+      h.gate.barrier(1);
+      h.gate.emit(5);
+      h.gate.flush();
       h.gate.end();
-      expect(h.published.length).to.be.greaterThan(0);
-      for (const p of h.published) expect(p.frame.s).to.equal(4);
+      expect(h.published.length).to.be.greaterThan(4);
+      for (const p of h.published) expect({ s: p.frame.s, a: p.frame.a }).to.deep.equal({ s: 4, a: 7 });
+    });
+
+    it('stamps attempt 0 too (the first run of a job)', () => {
+      const h = gateFor({ edges: [{ partition: 'forward', channels: 1 }], attempt: 0 });
+      h.grantAll();
+      h.gate.emit('x');
+      h.gate.end();
+      expect(h.published.map((p) => p.frame)).to.deep.equal([{ s: 0, a: 0, r: ['x'], e: true }]);
     });
   });
 
@@ -259,8 +275,9 @@ describe('OutputGate', () => {
       expect(h.gate.blocked).to.equal(true);
     });
 
-    it('never publishes more frames on a channel than it was granted, and loses or reorders nothing (seeded random interleavings)', () => {
+    it('never publishes more frames on a channel than it was granted, and loses or reorders nothing, barriers included (seeded random interleavings)', () => {
       const violations: string[] = [];
+      let barriers = 0;
       for (let seed = 1; seed <= 200; seed++) {
         const random = prng(seed);
         const channels = 1 + Math.floor(random() * 4);
@@ -272,18 +289,24 @@ describe('OutputGate', () => {
           network: { frameRecords },
         });
         const granted = new Array<number>(channels).fill(0);
-        let next = 0;
+        // The checkpoint each record was emitted in: the number of barriers before it.
+        const epochOf: number[] = [];
+        let epoch = 0;
         let wasBlocked = false;
         let unblocked = 0;
         const steps = 50 + Math.floor(random() * 200);
         for (let step = 0; step < steps; step++) {
           const roll = random();
-          if (roll < 0.6) h.gate.emit(next++);
-          else if (roll < 0.9) {
+          if (roll < 0.6) {
+            epochOf.push(epoch);
+            h.gate.emit(epochOf.length - 1);
+          } else if (roll < 0.85) {
             const c = Math.floor(random() * channels);
             const n = 1 + Math.floor(random() * 3);
             granted[c]! += n;
             h.gate.grant(0, c, n);
+          } else if (roll < 0.92) {
+            h.gate.barrier(++epoch);
           } else h.clock.advance(5);
           for (const c of range(channels)) {
             if (h.on(0, c).length > granted[c]!) violations.push(`seed ${seed} step ${step}: channel ${c} sent more than its credit`);
@@ -299,19 +322,37 @@ describe('OutputGate', () => {
         h.gate.end();
         for (const c of range(channels)) h.gate.grant(0, c, 1_000_000);
         expect(h.gate.drained, `seed ${seed}`).to.equal(true);
+        barriers += epoch;
+        const emitted = epochOf.length;
+        for (const c of range(channels)) {
+          // Each barrier once per channel, in order, after exactly the records emitted before it.
+          let seen = 0;
+          for (const { frame } of h.on(0, c)) {
+            if (frame.a !== ATTEMPT) violations.push(`seed ${seed} channel ${c}: a frame of attempt ${frame.a}`);
+            for (const r of frame.r as number[]) {
+              if (epochOf[r] !== seen) violations.push(`seed ${seed} channel ${c}: record ${r} of checkpoint epoch ${epochOf[r]} sent after barrier ${seen}`);
+            }
+            if (frame.b !== undefined) {
+              if (frame.b !== seen + 1) violations.push(`seed ${seed} channel ${c}: barrier ${frame.b} after barrier ${seen}`);
+              seen = frame.b;
+            }
+          }
+          if (seen !== epoch) violations.push(`seed ${seed} channel ${c}: ${seen} of ${epoch} barriers`);
+        }
         const all = range(channels).flatMap((c) => h.records(0, c) as number[]);
         if (partition === 'broadcast') {
-          for (const c of range(channels)) expect(h.records(0, c), `seed ${seed}`).to.deep.equal(range(next));
+          for (const c of range(channels)) expect(h.records(0, c), `seed ${seed}`).to.deep.equal(range(emitted));
         } else {
-          expect([...all].sort((a, b) => a - b), `seed ${seed}`).to.deep.equal(range(next));
+          expect([...all].sort((a, b) => a - b), `seed ${seed}`).to.deep.equal(range(emitted));
           for (const c of range(channels)) {
             const got = h.records(0, c) as number[];
             expect(got, `seed ${seed} order`).to.deep.equal([...got].sort((a, b) => a - b));
           }
         }
+        if (violations.length > 20) break;
       }
       expect(violations).to.deep.equal([]);
-
+      expect(barriers).to.be.greaterThan(500);
     });
   });
 
@@ -420,6 +461,100 @@ describe('OutputGate', () => {
     });
   });
 
+  describe('checkpoint barriers', () => {
+    it('flushes the buffered records and puts the barrier on the last frame of every channel, after them', () => {
+      const h = gateFor({ edges: [{ partition: 'rebalance', channels: 3 }, { edgeIndex: 4, partition: 'broadcast', channels: 2 }] });
+      h.grantAll();
+      for (const i of range(4)) h.gate.emit(i);
+      expect(h.published, 'buffered').to.be.empty;
+      h.gate.barrier(5);
+      // Every channel gets one frame: its records, then the barrier; a channel with none gets the barrier alone.
+      expect(h.on(0, 0).map((p) => p.frame)).to.deep.equal([{ s: 0, a: ATTEMPT, r: [0, 3], b: 5 }]);
+      expect(h.on(0, 1).map((p) => p.frame)).to.deep.equal([{ s: 0, a: ATTEMPT, r: [1], b: 5 }]);
+      expect(h.on(0, 2).map((p) => p.frame)).to.deep.equal([{ s: 0, a: ATTEMPT, r: [2], b: 5 }]);
+      for (const c of range(2)) expect(h.on(4, c).map((p) => p.frame)).to.deep.equal([{ s: 0, a: ATTEMPT, r: [0, 1, 2, 3], b: 5 }]);
+      expect(h.gate.drained).to.equal(true);
+      expect(h.clock.pending, 'the barrier cancels the buffer timer').to.equal(0);
+
+      h.gate.barrier(6);
+      for (const c of range(3)) expect(h.on(0, c).at(-1)!.frame).to.deep.equal({ s: 0, a: ATTEMPT, r: [], b: 6 });
+      for (const c of range(2)) expect(h.on(4, c).at(-1)!.frame).to.deep.equal({ s: 0, a: ATTEMPT, r: [], b: 6 });
+    });
+
+    it('keeps records emitted before the barrier before it and records emitted after it after it', () => {
+      const h = gateFor({ edges: [{ partition: 'forward', channels: 1 }], network: { frameRecords: 2 } });
+      h.grantAll();
+      for (const i of range(5)) h.gate.emit(i);
+      h.gate.barrier(1);
+      h.gate.emit(5);
+      h.gate.emit(6);
+      h.gate.emit(7);
+      h.gate.barrier(2);
+      h.gate.end();
+      expect(h.published.map((p) => p.frame)).to.deep.equal([
+        { s: 0, a: ATTEMPT, r: [0, 1] },
+        { s: 0, a: ATTEMPT, r: [2, 3] },
+        { s: 0, a: ATTEMPT, r: [4], b: 1 },
+        { s: 0, a: ATTEMPT, r: [5, 6] },
+        { s: 0, a: ATTEMPT, r: [7], b: 2 },
+        { s: 0, a: ATTEMPT, r: [], e: true },
+      ]);
+    });
+
+    it('is held back like any frame while there is no credit, and goes out in order as credit arrives', () => {
+      const h = gateFor({ edges: [{ partition: 'broadcast', channels: 2 }], network: { frameRecords: 2 } });
+      h.gate.grant(0, 0, 1);
+      for (const i of range(3)) h.gate.emit(i);
+      h.gate.barrier(9);
+      h.gate.emit(3);
+      h.gate.flush();
+      expect(h.on(0, 0).map((p) => p.frame.r), 'one credit, one frame').to.deep.equal([[0, 1]]);
+      expect(h.on(0, 1)).to.be.empty;
+      expect(h.gate.blocked).to.equal(true);
+      expect(h.gate.drained).to.equal(false);
+
+      h.gate.grant(0, 0, 1);
+      expect(h.on(0, 0).map((p) => p.frame)).to.deep.equal([{ s: 0, a: ATTEMPT, r: [0, 1] }, { s: 0, a: ATTEMPT, r: [2], b: 9 }]);
+      expect(h.gate.blocked, 'the record after the barrier still waits').to.equal(true);
+      h.gate.grant(0, 0, 1);
+      h.gate.grant(0, 1, 2);
+      expect(h.gate.blocked, 'channel 1 has one frame left').to.equal(true);
+      expect(h.writable()).to.equal(0);
+      h.gate.grant(0, 1, 1);
+      expect(h.gate.blocked).to.equal(false);
+      expect(h.writable()).to.equal(1);
+      for (const c of range(2)) {
+        expect(h.on(0, c).map((p) => p.frame), `channel ${c}`).to.deep.equal([
+          { s: 0, a: ATTEMPT, r: [0, 1] }, { s: 0, a: ATTEMPT, r: [2], b: 9 }, { s: 0, a: ATTEMPT, r: [3] },
+        ]);
+      }
+    });
+
+    it('blocks the gate when the barrier itself finds no credit, even with nothing buffered', () => {
+      const h = gateFor({ edges: [{ partition: 'forward', channels: 1 }] });
+      h.gate.barrier(1);
+      expect(h.published).to.be.empty;
+      expect(h.gate.blocked).to.equal(true);
+      expect(h.gate.drained).to.equal(false);
+      h.gate.grant(0, 0, 1);
+      expect(h.published.map((p) => p.frame)).to.deep.equal([{ s: 0, a: ATTEMPT, r: [], b: 1 }]);
+      expect(h.gate.drained).to.equal(true);
+      expect(h.writable()).to.equal(1);
+    });
+
+    it('hands the barrier to a receiver in the same process as an object, against credit', () => {
+      const received: Frame[] = [];
+      const local = new Map([[subject(0, 1), (frame: Frame) => { received.push(frame); }]]);
+      const h = gateFor({ edges: [{ partition: 'rebalance', channels: 2 }], local });
+      h.grantAll();
+      for (const i of range(3)) h.gate.emit(i);
+      h.gate.barrier(4);
+      expect(received).to.deep.equal([{ s: 0, a: ATTEMPT, r: [1], b: 4 }]);
+      expect(h.on(0, 0).map((p) => p.frame), 'the other channel goes through NATS').to.deep.equal([{ s: 0, a: ATTEMPT, r: [0, 2], b: 4 }]);
+      expect(h.on(0, 1)).to.be.empty;
+    });
+  });
+
   describe('receivers in the same process', () => {
     it('hands frames over as objects, not through NATS, still only against credit', () => {
       const received: Frame[] = [];
@@ -437,6 +572,7 @@ describe('OutputGate', () => {
       expect(received.map((f) => f.r)).to.deep.equal([[record, 2], [3]]);
       expect(received[0]!.r[0]).to.equal(record);
       expect(received.at(-1)!.e).to.equal(true);
+      for (const f of received) expect({ s: f.s, a: f.a }).to.deep.equal({ s: 0, a: ATTEMPT });
       expect(h.gate.drained).to.equal(true);
     });
   });
@@ -492,6 +628,24 @@ describe('OutputGate', () => {
       for (const p of h.published) expect(p.bytes).to.be.at.most(MAX_FRAME_BYTES);
       expect(h.published.map((p) => p.frame.e ?? false)).to.deep.equal([...new Array<boolean>(grants - 1).fill(false), true]);
       expect(h.records(0, 0)).to.deep.equal(range(30).map(big));
+    });
+
+    it('splits a large barrier frame and puts the barrier on its last piece only', () => {
+      const h = gateFor({ edges: [{ partition: 'forward', channels: 1 }], network: { frameRecords: 1000 } });
+      h.grantAll();
+      for (const i of range(30)) h.gate.emit(big(i));
+      h.gate.barrier(12);
+      h.gate.emit('after');
+      h.gate.end();
+      const frames = h.published.map((p) => p.frame);
+      const pieces = frames.slice(0, -1);
+      expect(pieces.length).to.be.greaterThan(1);
+      for (const p of h.published) expect(p.bytes).to.be.at.most(MAX_FRAME_BYTES);
+      expect(pieces.map((f) => f.b)).to.deep.equal([...new Array<undefined>(pieces.length - 1).fill(undefined), 12]);
+      expect(pieces.some((f) => f.e), 'no end of input before the end').to.equal(false);
+      for (const f of frames) expect({ s: f.s, a: f.a }).to.deep.equal({ s: 0, a: ATTEMPT });
+      expect(frames.at(-1)).to.deep.equal({ s: 0, a: ATTEMPT, r: ['after'], e: true });
+      expect(h.records(0, 0)).to.deep.equal([...range(30).map(big), 'after']);
     });
   });
 });

@@ -103,6 +103,81 @@ describe('StreamExecutionEnvironment', () => {
     expect(() => env.fromCollection(42 as unknown as number[])).to.throw(CloudflinkError, /iterable/);
   });
 
+  describe('checkpointing and the restart strategy', () => {
+    function envWithJob(): StreamExecutionEnvironment {
+      const env = new StreamExecutionEnvironment();
+      env.fromElements(1, 2, 3).print();
+      return env;
+    }
+
+    it('leaves both out by default: the Job Manager applies its defaults', () => {
+      const env = envWithJob();
+      const descriptor = env.getDescriptor();
+      expect(descriptor).not.to.have.property('checkpointing');
+      expect(descriptor).not.to.have.property('restartStrategy');
+      const config = env.getCheckpointConfig();
+      expect(config.isCheckpointingEnabled()).to.equal(false);
+      expect(config.getCheckpointInterval()).to.equal(-1);
+      expect(env.getRestartStrategy()).to.equal(undefined);
+    });
+
+    it('enableCheckpointing(interval, mode) emits the interval and the mode, exactly-once by default', () => {
+      expect(envWithJob().enableCheckpointing(500).getDescriptor().checkpointing).to.deep.equal({ intervalMs: 500, mode: 'exactly-once' });
+      expect(envWithJob().enableCheckpointing(100, 'at-least-once').getDescriptor().checkpointing)
+        .to.deep.equal({ intervalMs: 100, mode: 'at-least-once' });
+    });
+
+    it("takes Flink's CheckpointConfig setters, and emits what was set", () => {
+      const env = envWithJob().enableCheckpointing(1000);
+      const config = env.getCheckpointConfig();
+      expect([config.getCheckpointTimeout(), config.getMinPauseBetweenCheckpoints(), config.getTolerableCheckpointFailureNumber()])
+        .to.deep.equal([60_000, 0, 0]);
+      config.setCheckpointTimeout(5000).setMinPauseBetweenCheckpoints(200).setTolerableCheckpointFailureNumber(2);
+      expect(config.isCheckpointingEnabled()).to.equal(true);
+      expect(config.getCheckpointInterval()).to.equal(1000);
+      expect(env.getDescriptor().checkpointing).to.deep.equal({
+        intervalMs: 1000, mode: 'exactly-once', timeoutMs: 5000, minPauseMs: 200, tolerableFailures: 2,
+      });
+    });
+
+    it('emits the restart strategy set, a copy of it', () => {
+      const env = envWithJob();
+      const strategy = { type: 'fixed-delay' as const, attempts: 3, delayMs: 1000 };
+      env.setRestartStrategy(strategy);
+      strategy.attempts = 99;
+      expect(env.getDescriptor().restartStrategy).to.deep.equal({ type: 'fixed-delay', attempts: 3, delayMs: 1000 });
+      expect(env.getRestartStrategy()).to.deep.equal({ type: 'fixed-delay', attempts: 3, delayMs: 1000 });
+    });
+
+    it('builds descriptors the Job Manager accepts and resolves as set', () => {
+      const env = envWithJob().enableCheckpointing(250, 'at-least-once').setRestartStrategy({
+        type: 'exponential-delay', initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, jitter: 0.1, resetAfterMs: 60_000,
+      });
+      env.getCheckpointConfig().setCheckpointTimeout(3000);
+      const validation = validateDescriptor(JSON.parse(JSON.stringify(env.getDescriptor('checkpointed'))));
+      if (!validation.ok) expect.fail(JSON.stringify(validation.issues));
+      expect(validation.job.checkpointing).to.deep.equal({
+        enabled: true, intervalMs: 250, timeoutMs: 3000, minPauseMs: 0, mode: 'at-least-once', tolerableFailures: 0,
+      });
+      expect(validation.job.restartStrategy).to.include({ type: 'exponential-delay', maxDelayMs: 10_000 });
+
+      const defaults = validateDescriptor(envWithJob().enableCheckpointing(100).getDescriptor());
+      expect(defaults.ok && defaults.job.restartStrategy).to.deep.equal({ type: 'fixed-delay', attempts: 2147483647, delayMs: 1000 });
+    });
+
+    it('rejects settings out of range, with the method that was called', () => {
+      const env = envWithJob();
+      expect(() => env.enableCheckpointing(5)).to.throw(CloudflinkError, /setCheckpointInterval\(\).*at least 10, got 5/);
+      expect(() => env.enableCheckpointing(100, 'twice' as never)).to.throw(CloudflinkError, /unknown mode "twice"/);
+      expect(() => env.getCheckpointConfig().setCheckpointTimeout(1.5)).to.throw(CloudflinkError, /setCheckpointTimeout\(\)/);
+      expect(() => env.getCheckpointConfig().setMinPauseBetweenCheckpoints(-1)).to.throw(CloudflinkError, /setMinPauseBetweenCheckpoints\(\)/);
+      expect(() => env.getCheckpointConfig().setTolerableCheckpointFailureNumber(-1)).to.throw(CloudflinkError, /non-negative integer/);
+      expect(() => env.setRestartStrategy({ type: 'fixed' } as never)).to.throw(CloudflinkError, /unknown strategy type "fixed".*fixed-delay/);
+      expect(() => env.setRestartStrategy({ type: 'fixed-delay', attempts: -3, delayMs: 10 }))
+        .to.throw(CloudflinkError, /attempts must be a non-negative number, got -3/);
+    });
+  });
+
   it('refuses to describe a job with no operators', () => {
     expect(() => new StreamExecutionEnvironment().getDescriptor()).to.throw(CloudflinkError, /no operators/);
   });

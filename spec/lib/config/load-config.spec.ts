@@ -41,6 +41,7 @@ describe('loadConfig', () => {
         jobManager: { slotWaitMs: 10000, collectLimit: 100000 },
         network: { frameRecords: 512, bufferTimeoutMs: 5, credits: 8 },
         events: { retainHours: 168 },
+        checkpoints: { storage: 'directory', directory: '', retained: 3, replicas: 1 },
         log: { level: 'info' },
       });
     } finally {
@@ -91,6 +92,13 @@ describe('loadConfig', () => {
     expect(config.nats).to.deep.equal({ servers: ['nats://x:4222', 'nats://y:4222'], tls: { ca: '/etc/ca.pem' } });
     expect(config.heartbeat.intervalMs).to.equal(250);
     expect(config.log.level).to.equal('debug');
+  });
+
+  it('takes the checkpoint storage and directory from the environment, and rejects an unknown storage', () => {
+    const config = loadConfig({ env: { CLOUDFLINK_CHECKPOINT_STORAGE: 'jetstream', CLOUDFLINK_CHECKPOINT_DIR: '/var/cf/checkpoints' } });
+    expect(config.checkpoints).to.deep.equal({ storage: 'jetstream', directory: '/var/cf/checkpoints', retained: 3, replicas: 1 });
+    const { issues } = problems({ env: { CLOUDFLINK_CHECKPOINT_STORAGE: 's3' } });
+    expect(issues.map((i) => [i.path, i.source])).to.deep.equal([['checkpoints.storage', 'CLOUDFLINK_CHECKPOINT_STORAGE']]);
   });
 
   it('lets overrides (flags) override the environment, ignoring undefined ones', () => {
@@ -149,7 +157,7 @@ describe('loadConfig', () => {
     const { issues } = problems({ file, env: {} });
     expect(issues).to.deep.equal([
       { path: 'heartbeat.timeoutMS', message: "unknown key; did you mean 'timeoutMs'?", source: file },
-      { path: 'metrics', message: 'unknown key; known keys here: cluster, nats, heartbeat, taskManager, jobManager, network, events, log', source: file },
+      { path: 'metrics', message: 'unknown key; known keys here: cluster, nats, heartbeat, taskManager, jobManager, network, events, checkpoints, log', source: file },
       { path: 'nats.tls.crt', message: "unknown key; did you mean 'cert'?", source: file },
     ]);
   });

@@ -4,6 +4,10 @@ import {
   DEFAULT_MAX_PARALLELISM, DEFAULT_MODE, DEFAULT_PARALLELISM, OPERATORS, validateDescriptor,
   type DescriptorIssue, type JobDescriptor,
 } from '../../../lib/descriptor/index.ts';
+import {
+  DEFAULT_CHECKPOINT_MIN_PAUSE_MS, DEFAULT_CHECKPOINT_TIMEOUT_MS, DEFAULT_CHECKPOINTING_MODE, DEFAULT_TOLERABLE_CHECKPOINT_FAILURES,
+} from '../../../lib/descriptor/validate.ts';
+import { RESTART_STRATEGY_TYPES } from '../../../lib/restart/index.ts';
 
 /** A fresh copy of the wordcount job each time, for a spec to break one thing in. */
 function wordcount(): JobDescriptor {
@@ -304,6 +308,95 @@ describe('validateDescriptor', () => {
     });
   });
 
+  describe('checkpointing and the restart strategy', () => {
+    function resolved(edit: (d: any) => void) {
+      const result = validateDescriptor(broken(edit));
+      if (!result.ok) expect.fail(JSON.stringify(result.issues));
+      return result.job;
+    }
+
+    it('without checkpointing: none taken, and no restarts', () => {
+      const job = resolved(() => {});
+      expect(job.checkpointing).to.deep.equal({
+        enabled: false, intervalMs: 0, timeoutMs: 60_000, minPauseMs: 0, mode: 'exactly-once', tolerableFailures: 0,
+      });
+      expect(job.restartStrategy).to.deep.equal({ type: 'none' });
+    });
+
+    it("with checkpointing: its defaults filled in, and Flink's default restart strategy", () => {
+      const job = resolved((d) => { d.checkpointing = { intervalMs: 500 }; });
+      expect(job.checkpointing).to.deep.equal({
+        enabled: true, intervalMs: 500, timeoutMs: 60_000, minPauseMs: 0, mode: 'exactly-once', tolerableFailures: 0,
+      });
+      expect(job.restartStrategy).to.deep.equal({ type: 'fixed-delay', attempts: 2147483647, delayMs: 1000 });
+    });
+
+    it('keeps what is given', () => {
+      const checkpointing = { intervalMs: 10, timeoutMs: 2000, minPauseMs: 50, mode: 'at-least-once', tolerableFailures: 3 };
+      const strategies = [
+        { type: 'none' },
+        { type: 'fixed-delay', attempts: 3, delayMs: 0 },
+        { type: 'exponential-delay', initialDelayMs: 100, maxDelayMs: 100, multiplier: 1.5, jitter: 0, resetAfterMs: 3_600_000 },
+        { type: 'failure-rate', maxFailures: 3, intervalMs: 60_000, delayMs: 1000 },
+      ];
+      for (const restartStrategy of strategies) {
+        const job = resolved((d) => { d.checkpointing = checkpointing; d.restartStrategy = restartStrategy; });
+        expect(job.checkpointing).to.deep.equal({ enabled: true, ...checkpointing });
+        expect(job.restartStrategy).to.deep.equal(restartStrategy);
+      }
+    });
+
+    it('reports bad checkpointing settings at their paths', () => {
+      expect(onlyIssue(broken((d) => { d.checkpointing = { intervalMs: 5 }; })))
+        .to.deep.equal({ path: '/checkpointing/intervalMs', message: 'must be at least 10 (got 5)' });
+      expect(onlyIssue(broken((d) => { d.checkpointing = {}; })))
+        .to.deep.equal({ path: '/checkpointing/intervalMs', message: 'is required' });
+      expect(onlyIssue(broken((d) => { d.checkpointing = { intervalMs: 100, mode: 'twice' }; })))
+        .to.deep.equal({ path: '/checkpointing/mode', message: "must be one of 'exactly-once', 'at-least-once' (got 'twice')" });
+      expect(onlyIssue(broken((d) => { d.checkpointing = { intervalMs: 100, interval: 100 }; })).path).to.equal('/checkpointing/interval');
+      expect(onlyIssue(broken((d) => { d.checkpointing = { intervalMs: 100, tolerableFailures: -1 }; })).path)
+        .to.equal('/checkpointing/tolerableFailures');
+    });
+
+    it('reports an invalid restart strategy with its path', () => {
+      const table: Array<{ strategy: unknown; issue: DescriptorIssue }> = [
+        {
+          strategy: { type: 'fixed', attempts: 3 },
+          issue: { path: '/restartStrategy/type', message: "must be one of 'none', 'fixed-delay', 'exponential-delay', 'failure-rate' (got 'fixed')" },
+        },
+        { strategy: { attempts: 3 }, issue: { path: '/restartStrategy/type', message: 'is required' } },
+        { strategy: 'fixed-delay', issue: { path: '/restartStrategy', message: "must be an object (got the string 'fixed-delay')" } },
+        {
+          strategy: { type: 'fixed-delay', attempts: 3 },
+          issue: { path: '/restartStrategy/delayMs', message: "is required by restart strategy 'fixed-delay'" },
+        },
+        {
+          strategy: { type: 'fixed-delay', attempts: -1, delayMs: 10 },
+          issue: { path: '/restartStrategy/attempts', message: 'must be at least 0 (got -1)' },
+        },
+        {
+          strategy: { type: 'none', attempts: 3 },
+          issue: { path: '/restartStrategy/attempts', message: "unknown property for restart strategy 'none'; it takes: type" },
+        },
+        {
+          strategy: { type: 'failure-rate', maxFailures: 3, intervalMs: 0, delayMs: 10 },
+          issue: { path: '/restartStrategy/intervalMs', message: 'must be at least 1 (got 0)' },
+        },
+        {
+          strategy: { type: 'exponential-delay', initialDelayMs: 100, maxDelayMs: 1000, multiplier: 2, jitter: 1.5, resetAfterMs: 10 },
+          issue: { path: '/restartStrategy/jitter', message: 'must be at most 1 (got 1.5)' },
+        },
+        {
+          strategy: { type: 'exponential-delay', initialDelayMs: 1000, maxDelayMs: 100, multiplier: 2, jitter: 0.1, resetAfterMs: 10 },
+          issue: { path: '/restartStrategy/maxDelayMs', message: 'must be at least initialDelayMs (1000), got 100' },
+        },
+      ];
+      for (const { strategy, issue } of table) {
+        expect(onlyIssue(broken((d) => { d.restartStrategy = strategy; })), JSON.stringify(strategy)).to.deep.equal(issue);
+      }
+    });
+  });
+
   describe('the schema', () => {
     it('lists exactly the operators of the types, each with its own branch', () => {
       expect(schema.$defs.vertex.properties.operator.enum).to.deep.equal([...OPERATORS]);
@@ -314,6 +407,16 @@ describe('validateDescriptor', () => {
       expect(schema.properties.mode.default).to.equal(DEFAULT_MODE);
       expect(schema.properties.parallelism.default).to.equal(DEFAULT_PARALLELISM);
       expect(schema.properties.maxParallelism.default).to.equal(DEFAULT_MAX_PARALLELISM);
+      const checkpointing = schema.$defs.checkpointing.properties;
+      expect(checkpointing.timeoutMs.default).to.equal(DEFAULT_CHECKPOINT_TIMEOUT_MS);
+      expect(checkpointing.minPauseMs.default).to.equal(DEFAULT_CHECKPOINT_MIN_PAUSE_MS);
+      expect(checkpointing.mode.default).to.equal(DEFAULT_CHECKPOINTING_MODE);
+      expect(checkpointing.tolerableFailures.default).to.equal(DEFAULT_TOLERABLE_CHECKPOINT_FAILURES);
+    });
+
+    it('lists exactly the restart strategies of the types, each with its own branch', () => {
+      expect(schema.$defs.restartStrategy.properties.type.enum).to.deep.equal([...RESTART_STRATEGY_TYPES]);
+      expect(schema.$defs.restartStrategy.allOf.map((b) => b.if.properties.type.const)).to.deep.equal([...RESTART_STRATEGY_TYPES]);
     });
   });
 });

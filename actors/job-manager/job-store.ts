@@ -1,0 +1,55 @@
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { ResolvedJob } from '../../lib/descriptor/types.ts';
+import type { JobStatus } from '../../lib/events/types.ts';
+import type { Logger } from '../../lib/log/index.ts';
+import type { RestartHistory } from '../../lib/restart/index.ts';
+
+/** What survives a Job Manager restart: enough to resume a job from its latest checkpoint. */
+export interface StoredJob {
+  jobId: string;
+  job: ResolvedJob;
+  submittedAt: string;
+  endedAt?: string;
+  status: JobStatus;
+  cause?: string;
+  causes: string[];
+  restartHistory?: RestartHistory;
+  /** The savepoint it was submitted with. */
+  restoreFrom?: string;
+  /** The latest completed checkpoint: where a resumed job restores from. */
+  latestCheckpoint?: string;
+}
+
+/**
+ * Jobs in a JetStream KV bucket (`CF_JOBS_<cluster>`), written on every state change and
+ * completed checkpoint. Without JetStream there is nothing to keep, and the store says so.
+ */
+export class JobStore {
+  private constructor(private readonly kv: KV | undefined, private readonly log: Logger) {}
+
+  static async open(connection: NatsConnection, base: string, log: Logger): Promise<JobStore> {
+    try {
+      const kv = await new Kvm(connection).create(`CF_JOBS_${base.replace(/[^A-Za-z0-9_-]/g, '_')}`, { history: 1 });
+      return new JobStore(kv, log);
+    } catch (error) {
+      log.warn({ err: error }, 'JetStream is not available: jobs will not survive a restart of the job manager');
+      return new JobStore(undefined, log);
+    }
+  }
+
+  /** Writes are ordered per job by the actor's mailbox; a failed write is logged, never fatal. */
+  put(job: StoredJob): void {
+    this.kv?.put(job.jobId, JSON.stringify(job)).catch((error: unknown) => this.log.warn({ err: error, jobId: job.jobId }, 'could not persist the job'));
+  }
+
+  async all(): Promise<StoredJob[]> {
+    if (!this.kv) return [];
+    const jobs: StoredJob[] = [];
+    for await (const key of await this.kv.keys()) {
+      const entry = await this.kv.get(key);
+      if (entry && entry.operation === 'PUT') jobs.push(entry.json<StoredJob>());
+    }
+    return jobs.sort((a, b) => a.submittedAt.localeCompare(b.submittedAt));
+  }
+}

@@ -1,0 +1,73 @@
+import { CloudflinkError } from '../errors/index.ts';
+import { keyGroupRangeFor } from './key-group-range.ts';
+
+/**
+ * Operator state of sources: a source is cut into maxParallelism splits (split s holds the
+ * elements whose index ≡ s mod S, or the s-th byte range of a file), and a subtask owns the
+ * splits of its key-group range, so a source rescales exactly like keyed state.
+ */
+
+/** Split → its next position. */
+export type SplitPositions = Record<number, number>;
+
+/** The splits of one subtask, ascending. */
+export function splitsFor(subtask: number, parallelism: number, maxParallelism: number): number[] {
+  const { start, end } = keyGroupRangeFor(subtask, parallelism, maxParallelism);
+  return Array.from({ length: end - start }, (_, i) => start + i);
+}
+
+/**
+ * The positions of the `own` splits found in the snapshots of every subtask of an earlier
+ * run (missing snapshots are skipped); an owned split absent from all of them is absent here,
+ * and the caller starts it from the beginning.
+ */
+export function restoreSplits(snapshots: readonly (SplitPositions | null | undefined)[], own: readonly number[]): SplitPositions {
+  const owned = new Set(own);
+  const positions: SplitPositions = {};
+  for (const snapshot of snapshots) {
+    // msgpack and JSON turn the numeric splits into strings.
+    for (const [key, position] of Object.entries(snapshot ?? {})) {
+      const split = Number(key);
+      if (!owned.has(split)) continue;
+      if (split in positions && positions[split] !== position) {
+        throw new CloudflinkError('INTERNAL', `split ${split} is in two snapshots, at positions ${positions[split]} and ${position}`);
+      }
+      positions[split] = position;
+    }
+  }
+  return positions;
+}
+
+/** The positions of one subtask's splits, for a source that prefers an object to a record. */
+export class SplitState {
+  readonly splits: readonly number[];
+  private positions: SplitPositions;
+
+  /** `initial` is where a split not restored starts (its first index, or 0 for a byte offset). */
+  constructor(splits: readonly number[], initial: (split: number) => number = () => 0) {
+    this.splits = splits;
+    this.positions = Object.fromEntries(splits.map((s) => [s, initial(s)]));
+  }
+
+  position(split: number): number {
+    this.own(split);
+    return this.positions[split]!;
+  }
+
+  advance(split: number, position: number): void {
+    this.own(split);
+    this.positions[split] = position;
+  }
+
+  snapshot(): SplitPositions {
+    return { ...this.positions };
+  }
+
+  restore(snapshots: readonly (SplitPositions | null | undefined)[]): void {
+    Object.assign(this.positions, restoreSplits(snapshots, this.splits));
+  }
+
+  private own(split: number): void {
+    if (!(split in this.positions)) throw new CloudflinkError('INTERNAL', `split ${split} is not one of this subtask's splits`);
+  }
+}
