@@ -355,6 +355,9 @@ export class JobManager implements Behavior<JobManagerMessage> {
     if (run.status === 'RUNNING' && run.every((s) => s === 'FINISHED')) {
       run.coordinator.stop('the job finished');
       run.send({ type: 'ALL_TASKS_FINISHED' });
+      for (const tmId of new Set([...run.tasks.values()].flatMap((t) => (t.tmId ? [t.tmId] : [])))) {
+        ctx.tell<TaskManagerMessage>(this.subjects.taskManager(tmId), { type: 'job-finished', jobId: run.jobId });
+      }
     }
     if ((run.status === 'FAILING' || run.status === 'CANCELLING') && run.allTasksTerminal) {
       run.send({ type: 'ALL_TASKS_TERMINATED', now: ctx.clock.now(), random: Math.random() });

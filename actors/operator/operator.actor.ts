@@ -281,10 +281,11 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
 
   private done(): void {
     const collected = this.logic.collected?.();
+    const commit = this.logic.finalCommit?.();
     this.release();
     this.phase = 'done';
     this.options.system.tell(this.options.parent,
-      { type: 'task-finished', address: this.address, metrics: this.metrics(), collected }, this.address);
+      { type: 'task-finished', address: this.address, metrics: this.metrics(), collected, commit }, this.address);
   }
 
   private describe(): string {

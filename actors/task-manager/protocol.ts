@@ -11,7 +11,10 @@ export type TaskManagerMessage =
   | { type: 'start-job'; jobId: string }
   | { type: 'cancel-job'; jobId: string }
   // from its operator instances
-  | { type: 'task-finished'; address: string; metrics: TaskMetrics; collected?: unknown[] }
+  /** `commit`: a sink's final commit, held (in this process) until the job has FINISHED. */
+  | { type: 'task-finished'; address: string; metrics: TaskMetrics; collected?: unknown[]; commit?: () => void }
+  /** The whole job FINISHED: run the final commits of its sinks here. */
+  | { type: 'job-finished'; jobId: string }
   | { type: 'actor.child-failed'; child: string; error: WireError }
   // from itself
   | { type: 'tick' }

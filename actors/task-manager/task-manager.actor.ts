@@ -40,6 +40,8 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
   private refused = false;
   private waitingLogged = false;
   private readonly tasks = new Map<string, RunningTask>();
+  /** Final commits of finished sinks, per job, until the Job Manager says the job FINISHED. */
+  private readonly finalCommits = new Map<string, (() => void)[]>();
   private timer?: TimerHandle;
   private firstOutcome?: (outcome: RegistrationOutcome) => void;
   /** Settles on the first registration: registered, or refused (for example an 11th TM). */
@@ -87,7 +89,21 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
           this.report(ctx, task, 'RUNNING');
         }
         return;
+      case 'job-finished': {
+        const commits = this.finalCommits.get(msg.jobId) ?? [];
+        this.finalCommits.delete(msg.jobId);
+        for (const commit of commits) {
+          try {
+            commit();
+          } catch (error) {
+            ctx.log.error({ err: error, jobId: msg.jobId }, 'a final commit failed');
+          }
+        }
+        return;
+      }
       case 'cancel-job':
+        // What a sink left for the final commit is given up with the job's run: a restart replays it.
+        this.finalCommits.delete(msg.jobId);
         for (const [address, { task }] of [...this.tasks]) {
           if (task.jobId !== msg.jobId) continue;
           await this.remove(address);
@@ -98,6 +114,7 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
         const running = this.tasks.get(msg.address);
         if (!running) return;
         await this.remove(msg.address);
+        if (msg.commit) this.finalCommits.set(running.task.jobId, [...(this.finalCommits.get(running.task.jobId) ?? []), msg.commit]);
         ctx.tell<JobManagerMessage>(this.subjects.jobManager, {
           type: 'task-status', jobId: running.task.jobId, attempt: running.task.attempt, vertexId: running.task.vertex.id,
           subtask: running.task.subtask, state: 'FINISHED', metrics: msg.metrics, collected: msg.collected,
@@ -158,6 +175,7 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
   private async registered(jobManagerId: string, ctx: ActorContext): Promise<void> {
     // Tasks from before this registration belong to a job manager that has written them off.
     for (const address of [...this.tasks.keys()]) await this.remove(address);
+    this.finalCommits.clear();
     this.jobManagerId = jobManagerId;
     this.lastJobManagerHeartbeat = ctx.clock.now();
     this.waitingLogged = false;

@@ -28,7 +28,8 @@ const WRITE_BATCH = 4096;
  * in-progress file; at a checkpoint's barrier that file is closed and becomes pending; when the
  * checkpoint completes, pending files are renamed to `part-…`, which is the commit. After a
  * restore, the files of the restored checkpoint are committed and anything written after it
- * stays an invisible in-progress file. End of input commits everything (the final commit).
+ * stays an invisible in-progress file. What is left at end of input is committed once the
+ * whole job has FINISHED (the final commit), never before: a failure until then replays it.
  */
 export function exactlyOnceFileSink(directory: string, subtask: number, parallelism: number): OperatorLogic {
   try {
@@ -88,8 +89,8 @@ export function exactlyOnceFileSink(directory: string, subtask: number, parallel
     finish() {
       const closed = closeCurrent();
       if (closed) pending.push({ checkpointId: Number.MAX_SAFE_INTEGER, files: [closed] });
-      commitUpTo(Number.MAX_SAFE_INTEGER);
     },
+    finalCommit: () => (pending.length === 0 ? undefined : () => commitUpTo(Number.MAX_SAFE_INTEGER)),
     close() {
       // Cancelled or failed: what is in progress stays uncommitted, and invisible.
       if (current) closeSync(current.fd);

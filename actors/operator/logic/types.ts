@@ -22,6 +22,11 @@ export interface OperatorLogic {
   restoreState?(states: unknown[]): void;
   /** The checkpoint is complete on every task: what it covers may be committed. */
   notifyCheckpointComplete?(checkpointId: number): void;
+  /**
+   * After `finish`: what remains to commit once the whole job has FINISHED. Committing at end
+   * of input instead would let a failure elsewhere replay what was already committed.
+   */
+  finalCommit?(): (() => void) | undefined;
 }
 
 export type UserFn = (...args: unknown[]) => unknown;
