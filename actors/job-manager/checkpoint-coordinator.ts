@@ -27,6 +27,8 @@ export interface CoordinatorHost {
   /** Runs `step` in the owner's mailbox: how the result of an async step comes back to the actor. */
   later(step: () => void): void;
   failJob(cause: string): void;
+  /** A checkpoint finished persisting (or was given up): the job may move on (FINISHED after a stop-with-savepoint). */
+  settled(): void;
   storage: CheckpointStorage;
   log: Logger;
 }
@@ -37,6 +39,8 @@ interface Pending {
   stop: boolean;
   triggeredAt: number;
   acks: Map<string, { handle: StateHandle; alignmentMs: number }>;
+  /** Every task acknowledged; only the metadata is still being written. */
+  persisting: boolean;
 }
 
 /**
@@ -68,16 +72,25 @@ export class CheckpointCoordinator {
     return this.pending?.checkpointId;
   }
 
+  /** A checkpoint with every acknowledgement whose metadata is still being written: the job waits for it to end. */
+  get persisting(): boolean {
+    return this.pending?.persisting ?? false;
+  }
+
   /** Starts periodic checkpoints (when enabled) for a job that now runs. */
   start(): void {
     this.stopped = false;
     if (this.settings.enabled) this.host.scheduleTrigger(this.settings.intervalMs);
   }
 
-  /** The job stopped running (failed, cancelled, finished): whatever is in flight is given up. */
+  /**
+   * The job stopped running (failed, cancelled, finished): a checkpoint still waiting for
+   * acknowledgements is given up; one that has them all is complete and still gets written
+   * (a stop-with-savepoint ends the job right after its savepoint).
+   */
   stop(reason: string): void {
     this.stopped = true;
-    if (this.pending) this.abort(reason, false);
+    if (this.pending && !this.pending.persisting) this.abort(reason, false);
   }
 
   onTrigger(): void {
@@ -119,13 +132,13 @@ export class CheckpointCoordinator {
   }
 
   onTimeout(checkpointId: number): void {
-    if (this.pending?.checkpointId === checkpointId) {
+    if (this.pending?.checkpointId === checkpointId && !this.pending.persisting) {
       this.abort(`timed out after ${this.settings.timeoutMs} ms with ${this.pending.acks.size} of ${this.taskCount()} tasks acknowledged`, true);
     }
   }
 
   private trigger(savepoint: boolean, stop: boolean): Pending {
-    const pending: Pending = { checkpointId: this.nextId++, savepoint, stop, triggeredAt: this.host.now(), acks: new Map() };
+    const pending: Pending = { checkpointId: this.nextId++, savepoint, stop, triggeredAt: this.host.now(), acks: new Map(), persisting: false };
     this.pending = pending;
     this.host.publish({ type: 'checkpoint.triggered', jobId: this.job.jobId, checkpointId: pending.checkpointId, savepoint, at: new Date().toISOString() });
     this.host.scheduleTimeout(pending.checkpointId, this.settings.timeoutMs);
@@ -134,6 +147,7 @@ export class CheckpointCoordinator {
   }
 
   private complete(pending: Pending): void {
+    pending.persisting = true;
     const completedAt = this.host.now();
     const vertices: CheckpointMetadata['vertices'] = {};
     let size = 0;
@@ -164,6 +178,7 @@ export class CheckpointCoordinator {
         size, durationMs: metadata.durationMs, alignmentMs, pointer, at: metadata.completedAt,
       });
       this.host.notifyTasks({ type: 'checkpoint-complete', checkpointId: pending.checkpointId });
+      this.host.settled();
       if (!pending.savepoint) {
         this.host.storage.retain(this.job.jobId, this.settings.retained)
           .catch((error: unknown) => this.host.log.warn({ err: error }, 'could not discard old checkpoints'));
@@ -173,6 +188,7 @@ export class CheckpointCoordinator {
       (pointer) => this.host.later(() => done(pointer)),
       (error: unknown) => this.host.later(() => {
         if (this.pending === pending) this.abort(`writing its metadata to ${this.host.storage.description} failed: ${(error as Error).message}`, true);
+        this.host.settled();
       }));
   }
 

@@ -245,6 +245,7 @@ export class JobManager implements Behavior<JobManagerMessage> {
         },
         later: (step) => this.system.tell(this.subjects.jobManager, { type: 'continue', step }),
         failJob: (cause) => this.failJob(run, cause, ctx),
+        settled: () => this.settle(run, ctx),
         storage: this.settings.storage,
         log: ctx.log.child({ jobId: run.jobId }),
       },
@@ -352,7 +353,8 @@ export class JobManager implements Behavior<JobManagerMessage> {
 
   /** Moves the job on once its tasks allow it, and frees its slots when it ends. */
   private settle(run: JobRun, ctx: ActorContext): void {
-    if (run.status === 'RUNNING' && run.every((s) => s === 'FINISHED')) {
+    // A savepoint being written when the last task finishes (stop-with-savepoint) completes first.
+    if (run.status === 'RUNNING' && run.every((s) => s === 'FINISHED') && !run.coordinator.persisting) {
       run.coordinator.stop('the job finished');
       run.send({ type: 'ALL_TASKS_FINISHED' });
       for (const tmId of new Set([...run.tasks.values()].flatMap((t) => (t.tmId ? [t.tmId] : [])))) {

@@ -54,6 +54,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   private phase: Phase = 'created';
   private pumpScheduled = false;
   private exhausted = false;
+  /** Snapshot writes in flight: the task reports FINISHED only after their acknowledgements. */
+  private readonly writes = new Set<Promise<void>>();
   private readonly collector: Collector;
 
   constructor(private readonly options: OperatorInstanceOptions) {
@@ -192,12 +194,14 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       this.decline(checkpointId, 'this Task Manager has no checkpoint storage', true);
       return;
     }
-    storage.writeState(task.jobId, checkpointId, task.vertex.id, task.subtask, blob).then(
+    const write = storage.writeState(task.jobId, checkpointId, task.vertex.id, task.subtask, blob).then(
       (handle) => system.tell<JobManagerMessage>(subjects.jobManager, {
         type: 'checkpoint-ack', jobId: task.jobId, attempt: task.attempt, checkpointId,
         vertexId: task.vertex.id, subtask: task.subtask, handle, alignmentMs,
       }, this.address),
       (error: unknown) => this.decline(checkpointId, `writing the state to ${storage.description} failed: ${(error as Error).message}`, true));
+    this.writes.add(write);
+    void write.finally(() => this.writes.delete(write));
   }
 
   private decline(checkpointId: number, reason: string, counts: boolean): void {
@@ -284,8 +288,9 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     const commit = this.logic.finalCommit?.();
     this.release();
     this.phase = 'done';
-    this.options.system.tell(this.options.parent,
-      { type: 'task-finished', address: this.address, metrics: this.metrics(), collected, commit }, this.address);
+    // A checkpoint this task took part in must be acknowledged before the task is seen to finish.
+    void Promise.allSettled([...this.writes]).then(() => this.options.system.tell(this.options.parent,
+      { type: 'task-finished', address: this.address, metrics: this.metrics(), collected, commit }, this.address));
   }
 
   private describe(): string {

@@ -246,7 +246,8 @@ describe('InputGate', () => {
     });
   });
 
-  it('never queues more than `credits` frames per channel when senders respect credit, blocked or not (seeded random interleavings)', () => {
+  it('never queues more than `credits` frames per channel when senders respect credit, blocked or not (seeded random interleavings)', function () {
+    this.timeout(30_000); // many seeded cases; nothing here is timed
     const violations: string[] = [];
     let interleavings = 0;
     let framesMoved = 0;

@@ -141,7 +141,10 @@ const FIXED: TextFile[] = [
   },
 ];
 
-describe('sources', () => {
+describe('sources', function () {
+  // Property tests over many files and rescalings: a slow shared machine may take seconds (nothing here is timed).
+  this.timeout(30_000);
+
   describe('elementsSource', () => {
     it('emits every element exactly once over all subtasks, a subtask reading its splits one after another (S = 128 at p = 1..7, S = 4 at p = 1..4)', () => {
       const random = prng(3);

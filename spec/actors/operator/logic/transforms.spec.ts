@@ -1,7 +1,20 @@
 import { expect } from 'chai';
+import { decode, encode } from '../../../../lib/codec/index.ts';
 import { CloudflinkError } from '../../../../lib/errors/index.ts';
+import { canonicalKey, subtaskForKey } from '../../../../lib/partition/index.ts';
+import { KeyedStateBackend, keyGroupRangeFor, type KeyedStateSnapshot } from '../../../../lib/state/index.ts';
 import { filterLogic, flatMapLogic, mapLogic, reduceLogic, sumLogic } from '../../../../actors/operator/logic/transforms.ts';
 import type { OperatorLogic, UserFn } from '../../../../actors/operator/logic/types.ts';
+import { prng } from '../../../helpers/random.ts';
+
+const MAX_P = 128;
+
+/** The keyed state of subtask `subtask` of `parallelism`: its key groups of 128. */
+const backend = (subtask = 0, parallelism = 1): KeyedStateBackend =>
+  new KeyedStateBackend({ maxParallelism: MAX_P, range: keyGroupRangeFor(subtask, parallelism, MAX_P) });
+
+/** A snapshot goes to checkpoint storage and back as msgpack. */
+const viaWire = (snapshot: KeyedStateSnapshot): KeyedStateSnapshot => decode<KeyedStateSnapshot>(encode(snapshot));
 
 /** Feeds records one at a time; returns what was emitted after each. */
 function run(logic: OperatorLogic, records: unknown[]): unknown[][] {
@@ -86,20 +99,20 @@ describe('transforms', () => {
 
     it('emits the running result of the record\'s key after each record', () => {
       const records = [{ k: 'a', v: 1 }, { k: 'b', v: 10 }, { k: 'a', v: 2 }, { k: 'a', v: 3 }, { k: 'b', v: 20 }];
-      expect(run(reduceLogic(add, byKey), records)).to.deep.equal([
+      expect(run(reduceLogic(add, byKey, backend()), records)).to.deep.equal([
         [{ k: 'a', v: 1 }], [{ k: 'b', v: 10 }], [{ k: 'a', v: 3 }], [{ k: 'a', v: 6 }], [{ k: 'b', v: 30 }],
       ]);
     });
 
     it('calls fn(accumulated, record) in that order', () => {
       const calls: unknown[][] = [];
-      const logic = reduceLogic(fn((a: unknown, b: unknown) => { calls.push([a, b]); return `${String(a)}${String(b)}`; }), () => 'same');
+      const logic = reduceLogic(fn((a: unknown, b: unknown) => { calls.push([a, b]); return `${String(a)}${String(b)}`; }), () => 'same', backend());
       expect(run(logic, ['x', 'y', 'z']).flat()).to.deep.equal(['x', 'xy', 'xyz']);
       expect(calls).to.deep.equal([['x', 'y'], ['xy', 'z']]);
     });
 
     it('treats equal keys as one key: strings, numbers, arrays, and objects whatever their field order', () => {
-      const count = reduceLogic(fn((a: { n: number }) => ({ n: a.n + 1 })), (r) => (r as { key: unknown }).key);
+      const count = reduceLogic(fn((a: { n: number }) => ({ n: a.n + 1 })), (r) => (r as { key: unknown }).key, backend());
       const sameKeys: unknown[][] = [
         ['w', 'w'],
         [7, 7],
@@ -115,7 +128,7 @@ describe('transforms', () => {
     });
 
     it('keeps keys apart that differ in type or value', () => {
-      const count = reduceLogic(fn((a: { n: number }) => ({ n: a.n + 1 })), (r) => (r as { key: unknown }).key);
+      const count = reduceLogic(fn((a: { n: number }) => ({ n: a.n + 1 })), (r) => (r as { key: unknown }).key, backend());
       const distinct: unknown[] = ['1', 1, [1], ['1'], { a: 1 }, { a: '1' }, [1, 2], [2, 1], null, true, 'true'];
       const out = run(count, distinct.map((key) => ({ key, n: 1 }))).flat() as { n: number }[];
       expect(out.map((r) => r.n)).to.deep.equal(distinct.map(() => 1));
@@ -124,7 +137,7 @@ describe('transforms', () => {
 
   describe('sum', () => {
     it('keeps a rolling sum of a field per key; other fields come from the key\'s first record', () => {
-      const logic = sumLogic('n', (r) => (r as { w: string }).w);
+      const logic = sumLogic('n', (r) => (r as { w: string }).w, backend());
       const records = [
         { w: 'a', n: 1, tag: 'first' },
         { w: 'b', n: 5, tag: 'b' },
@@ -140,38 +153,38 @@ describe('transforms', () => {
     });
 
     it('sums a tuple field by index, keyed by another', () => {
-      const logic = sumLogic(1, (r) => (r as unknown[])[0]);
+      const logic = sumLogic(1, (r) => (r as unknown[])[0], backend());
       const out = run(logic, [['to', 1], ['be', 1], ['to', 1], ['to', 1]]).flat();
       expect(out).to.deep.equal([['to', 1], ['be', 1], ['to', 2], ['to', 3]]);
       expect(Array.isArray(out[3])).to.equal(true);
     });
 
     it('keys objects with different field order as one key', () => {
-      const logic = sumLogic('n', (r) => (r as { k: unknown }).k);
+      const logic = sumLogic('n', (r) => (r as { k: unknown }).k, backend());
       const out = run(logic, [{ k: { x: 1, y: 2 }, n: 1 }, { k: { y: 2, x: 1 }, n: 4 }]).flat() as { n: number }[];
       expect(out.map((r) => r.n)).to.deep.equal([1, 5]);
     });
 
     it('sums bigints', () => {
-      const logic = sumLogic('n', () => 'k');
+      const logic = sumLogic('n', () => 'k', backend());
       expect(run(logic, [{ n: 1n }, { n: 2n }]).flat()).to.deep.equal([{ n: 1n }, { n: 3n }]);
     });
 
     it('does not change the records it was given', () => {
       const first = { w: 'a', n: 1 };
       const tuple = ['a', 1];
-      run(sumLogic('n', (r) => (r as { w: string }).w), [first, { w: 'a', n: 2 }]);
-      run(sumLogic(1, (r) => (r as unknown[])[0]), [tuple, ['a', 2]]);
+      run(sumLogic('n', (r) => (r as { w: string }).w, backend()), [first, { w: 'a', n: 2 }]);
+      run(sumLogic(1, (r) => (r as unknown[])[0], backend()), [tuple, ['a', 2]]);
       expect(first).to.deep.equal({ w: 'a', n: 1 });
       expect(tuple).to.deep.equal(['a', 1]);
     });
 
     it('fails clearly when the field is not a number', () => {
-      const logic = sumLogic('n', (r) => (r as { w: string }).w);
+      const logic = sumLogic('n', (r) => (r as { w: string }).w, backend());
       run(logic, [{ w: 'a', n: 1 }]);
       expectUdfError(() => run(logic, [{ w: 'a', n: 'x' }]), /sum\("n"\) needs a number in that field, got string x/);
       expectUdfError(() => run(logic, [{ w: 'a' }]), /sum\("n"\) needs a number in that field/);
-      const tuples = sumLogic(1, (r) => (r as unknown[])[0]);
+      const tuples = sumLogic(1, (r) => (r as unknown[])[0], backend());
       run(tuples, [['a', 1]]);
       expectUdfError(() => run(tuples, [['a', [2]]]), /sum\(1\) needs a number in that field, got an array/);
     });
@@ -179,15 +192,107 @@ describe('transforms', () => {
     it('fails clearly when the first record of a key has no number in the field', () => {
       // Otherwise a string slips through as the running sum and the next record is
       // concatenated to it ('x' + 1 = 'x1').
-      const logic = sumLogic('n', (r) => (r as { w: string }).w);
+      const logic = sumLogic('n', (r) => (r as { w: string }).w, backend());
       expectUdfError(() => run(logic, [{ w: 'a', n: 'x' }]), /sum\("n"\) needs a number in that field, got string x/);
     });
 
     it('fails clearly on records that are neither arrays nor objects', () => {
-      const logic = sumLogic('n', () => 'k');
+      const logic = sumLogic('n', () => 'k', backend());
       expectUdfError(() => run(logic, [5]), /sum\("n"\) needs records that are arrays or objects, got number 5/);
       expectUdfError(() => run(logic, [null]), /needs records that are arrays or objects, got null/);
       expectUdfError(() => run(logic, ['text']), /got string text/);
+    });
+  });
+
+  describe('keyed state', () => {
+    type Counted = { k: unknown; n: number | bigint; tag?: string };
+    const KEYS: unknown[] = ['a', 'b', 'é', '日本', 7, -1, 2.5, true, null, [1, 'x'], { p: 1, q: [2] }, 10n];
+
+    /** Records over many keys, some keys given as objects whose fields come in another order. */
+    function records(seed: number, count: number): Counted[] {
+      const random = prng(seed);
+      return Array.from({ length: count }, (_, i) => {
+        const key = random() < 0.2 ? KEYS[Math.floor(random() * KEYS.length)] : `w${Math.floor(random() * 60)}`;
+        const k = key !== null && typeof key === 'object' && !Array.isArray(key) && random() < 0.5 ? { q: [2], p: 1 } : key;
+        return { k, n: 1 + Math.floor(random() * 9), tag: `#${i}` };
+      });
+    }
+
+    const byKey = (r: unknown): unknown => (r as Counted).k;
+    const makers: [string, (state: KeyedStateBackend) => OperatorLogic][] = [
+      ['reduce', (state) => reduceLogic(fn((a: Counted, b: Counted) => ({ k: a.k, n: (a.n as number) + (b.n as number), tag: b.tag })), byKey, state)],
+      ['sum', (state) => sumLogic('n', byKey, state)],
+    ];
+
+    it('keeps one entry of state per key, in the backend it was given', () => {
+      for (const [name, make] of makers) {
+        const state = backend();
+        const input = records(1, 500);
+        run(make(state), input);
+        expect(state.size, name).to.equal(new Set(input.map((r) => canonicalKey(r.k))).size);
+      }
+    });
+
+    for (const [name, make] of makers) {
+      it(`${name}: the rolling state survives a snapshot and a restore into a new backend`, () => {
+        const input = records(2, 600);
+        const expected = run(make(backend()), input);
+        for (const cut of [0, 1, 299, 600]) {
+          const first = backend();
+          const before = run(make(first), input.slice(0, cut));
+          const snapshot = viaWire(first.snapshot());
+          // The old run goes on after the checkpoint and fails: what it did then is lost.
+          run(make(first), input.slice(cut, cut + 50));
+          const second = backend();
+          second.restore([snapshot]);
+          const after = run(make(second), input.slice(cut));
+          expect([...before, ...after], `cut at ${cut}`).to.deep.equal(expected);
+        }
+      });
+
+      it(`${name}: the rolling state moves with its key groups to another parallelism (1 → 3, 3 → 2, 2 → 4, 4 → 1)`, () => {
+        const input = records(3, 800);
+        const expected = run(make(backend()), input);
+        for (const [from, to] of [[1, 3], [3, 2], [2, 4], [4, 1]] as const) {
+          const cut = 333;
+          // Each record goes to the subtask that owns its key, as the hash partitioner sends it.
+          const runAt = (logics: OperatorLogic[], parallelism: number, part: Counted[]): unknown[][] =>
+            part.map((record) => run(logics[subtaskForKey(canonicalKey(record.k), MAX_P, parallelism)]!, [record])[0]!);
+          const oldStates = Array.from({ length: from }, (_, i) => backend(i, from));
+          const before = runAt(oldStates.map(make), from, input.slice(0, cut));
+          const snapshots = oldStates.map((state) => viaWire(state.snapshot()));
+          const newStates = Array.from({ length: to }, (_, i) => backend(i, to));
+          for (const state of newStates) state.restore(snapshots);
+          const after = runAt(newStates.map(make), to, input.slice(cut));
+          expect([...before, ...after], `${from} → ${to}`).to.deep.equal(expected);
+          expect(newStates.reduce((n, state) => n + state.size, 0), 'every key restored exactly once').to.equal(
+            new Set(input.map((r) => canonicalKey(r.k))).size);
+        }
+      });
+    }
+
+    it('sum: bigint sums stay bigints through a snapshot and a restore', () => {
+      const first = backend();
+      run(sumLogic('n', byKey, first), [{ k: 'big', n: 2n ** 62n }, { k: 'small', n: 1n }]);
+      const second = backend();
+      second.restore([viaWire(first.snapshot())]);
+      const out = run(sumLogic('n', byKey, second), [{ k: 'big', n: 1n }, { k: 'small', n: 2n }]).flat();
+      expect(out).to.deep.equal([{ k: 'big', n: 2n ** 62n + 1n }, { k: 'small', n: 3n }]);
+    });
+
+    it('fails clearly when a record reaches a subtask that does not own its key', () => {
+      const random = prng(4);
+      const key = Array.from({ length: 100 }, () => `k${Math.floor(random() * 1e6)}`).find((k) => subtaskForKey(canonicalKey(k), MAX_P, 2) === 1)!;
+      const logic = sumLogic('n', byKey, backend(0, 2));
+      let caught: unknown;
+      try {
+        run(logic, [{ k: key, n: 1 }]);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).to.be.instanceOf(CloudflinkError);
+      expect((caught as CloudflinkError).code).to.equal('INTERNAL');
+      expect((caught as Error).message).to.match(/routed to the wrong subtask/);
     });
   });
 });
