@@ -17,6 +17,8 @@ export interface AlignedBarrier {
  */
 export class BarrierAligner {
   private pending?: { checkpointId: number; arrived: Set<string>; startedAt: number };
+  /** The newest checkpoint seen: a late barrier of an older (aborted or done) one is ignored. */
+  private latest = 0;
 
   constructor(private readonly gate: InputGate, private readonly mode: CheckpointingMode, private readonly now: () => number) {}
 
@@ -26,7 +28,8 @@ export class BarrierAligner {
 
   /** A barrier from one channel; returns the checkpoint once every live channel has delivered it. */
   onBarrier(channel: string, checkpointId: number): AlignedBarrier | undefined {
-    if (this.pending && checkpointId < this.pending.checkpointId) return undefined;
+    if (this.pending ? checkpointId < this.pending.checkpointId : checkpointId <= this.latest) return undefined;
+    this.latest = Math.max(this.latest, checkpointId);
     if (this.pending && checkpointId > this.pending.checkpointId) {
       // A newer barrier means the older checkpoint was given up upstream: stop waiting for it.
       this.abort(this.pending.checkpointId);
@@ -43,6 +46,7 @@ export class BarrierAligner {
   }
 
   abort(checkpointId: number): void {
+    this.latest = Math.max(this.latest, checkpointId);
     if (this.pending?.checkpointId !== checkpointId) return;
     this.pending = undefined;
     this.gate.unblockAll();

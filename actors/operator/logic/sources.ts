@@ -22,7 +22,7 @@ function sequenceSource(length: number, at: (index: number) => unknown, { splits
   return {
     produce(out: Collector, limit: number): boolean | number {
       const max = pace ? pace.allowance(limit) : limit;
-      if (max === 0) return pace!.waitMs;
+      if (pace && max === 0) return pace.waitMs;
       let emitted = 0;
       while (emitted < max && cursor < splits.length) {
         const split = splits[cursor]!;

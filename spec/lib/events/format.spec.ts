@@ -20,6 +20,15 @@ const EVENTS: { [K in LifecycleEvent['type']]: LifecycleEvent & { type: K } } = 
   'tm.registered': { type: 'tm.registered', tmId: 'tm-7', slots: 4, at },
   'tm.lost': { type: 'tm.lost', tmId: 'tm-7', slots: 4, cause: 'missed 3 heartbeats', at },
   'tm.refused': { type: 'tm.refused', tmId: 'tm-11', slots: 2, cause: 'the cluster already has 10 task managers', at },
+  'checkpoint.triggered': { type: 'checkpoint.triggered', jobId: 'j1', checkpointId: 7, savepoint: false, at },
+  'checkpoint.completed': {
+    type: 'checkpoint.completed', jobId: 'j1', checkpointId: 7, savepoint: false,
+    size: 20480, durationMs: 35, alignmentMs: 4, pointer: '/var/cloudflink/checkpoints/j1/chk-7', at,
+  },
+  'checkpoint.failed': {
+    type: 'checkpoint.failed', jobId: 'j1', checkpointId: 8, savepoint: false,
+    reason: 'timed out after 60000 ms with 3 of 4 tasks acknowledged', at,
+  },
 };
 
 const ALL = Object.values(EVENTS) as LifecycleEvent[];
@@ -54,6 +63,28 @@ describe('formatEvent', () => {
     expect(formatEvent({ ...EVENTS['tm.registered'], slots: 1 })).to.equal(`${time}  tm   tm-7 registered with 1 slot`);
     expect(formatEvent(EVENTS['tm.lost'])).to.equal(`${time}  tm   tm-7 LOST  (missed 3 heartbeats)`);
     expect(formatEvent(EVENTS['tm.refused'])).to.equal(`${time}  tm   tm-11 REFUSED  (the cluster already has 10 task managers)`);
+  });
+
+  it('formats checkpoint events: triggered, completed with its size, duration, alignment and pointer, failed with its reason', () => {
+    expect(formatEvent(EVENTS['checkpoint.triggered'])).to.equal(`${time}  chk  j1 checkpoint 7 triggered`);
+    expect(formatEvent(EVENTS['checkpoint.completed']))
+      .to.equal(`${time}  chk  j1 checkpoint 7 completed: 20480 bytes in 35 ms (alignment 4 ms) at /var/cloudflink/checkpoints/j1/chk-7`);
+    expect(formatEvent(EVENTS['checkpoint.failed']))
+      .to.equal(`${time}  chk  j1 checkpoint 8 FAILED: timed out after 60000 ms with 3 of 4 tasks acknowledged`);
+  });
+
+  it('says savepoint for a savepoint, and keeps a JetStream pointer as it is', () => {
+    expect(formatEvent({ ...EVENTS['checkpoint.triggered'], savepoint: true })).to.equal(`${time}  chk  j1 savepoint 7 triggered`);
+    expect(formatEvent({ ...EVENTS['checkpoint.completed'], savepoint: true, pointer: 'jetstream://cf-default/j1/chk-7' }))
+      .to.equal(`${time}  chk  j1 savepoint 7 completed: 20480 bytes in 35 ms (alignment 4 ms) at jetstream://cf-default/j1/chk-7`);
+    expect(formatEvent({ ...EVENTS['checkpoint.failed'], savepoint: true })).to.match(/ {2}chk {2}j1 savepoint 8 FAILED: timed out/);
+  });
+
+  it('keeps a checkpoint failure on one line when its reason has several', () => {
+    const reason = 'writing its metadata to /data/chk failed: EACCES\n  at open\r\n  at write';
+    const line = formatEvent({ ...EVENTS['checkpoint.failed'], reason });
+    expect(line).to.not.match(/[\r\n]/);
+    expect(line).to.include('FAILED: writing its metadata to /data/chk failed: EACCES');
   });
 
   it('includes the cause when there is one, and nothing when there is none', () => {

@@ -173,12 +173,19 @@ describe('sources', function () {
       expect(all).to.have.length(6);
     });
 
-    it('never emits more than max per call, emits nothing with max 0, and stays done once done', () => {
+    it('emits nothing and is not done when asked for at most 0 records', () => {
+      for (const logic of [elementsSource(range(10), source(0, 1, 4)), generatorSource(10, undefined, source(0, 1, 4))]) {
+        const out: unknown[] = [];
+        expect(logic.produce!({ emit: (r) => out.push(r) }, 0)).to.equal(false);
+        expect(out).to.be.empty;
+        expect(drain(logic, prng(1))).to.have.length(10);
+      }
+    });
+
+    it('never emits more than max per call, and stays done once done', () => {
       // Four splits of ten elements: 0 4 8 | 1 5 9 | 2 6 | 3 7.
       const logic = elementsSource(range(10), source(0, 1, 4));
       const out: unknown[] = [];
-      expect(produce(logic, 0, out)).to.equal(false);
-      expect(out).to.be.empty;
       expect(produce(logic, 3, out)).to.equal(false);
       expect(out).to.deep.equal([0, 4, 8]);
       expect(produce(logic, 4, out)).to.equal(false);
@@ -294,6 +301,29 @@ describe('sources', function () {
         expect(sorted([...before, ...after])).to.deep.equal(sorted(range(200).map((i) => `item-${i}`)));
         expect([...calls].sort((a, b) => a - b), 'fn is not called again for what was emitted before the checkpoint').to.deep.equal(range(200));
       }
+    });
+
+    it('a paced generator emits the same indexes, never more than max per call, and asks to wait rather than emit ahead of its rate', () => {
+      // A rate so high that the test waits for nothing; the pace itself reads the wall clock, so only counts are checked.
+      const logic = generatorSource(300, undefined, source(0, 1), 1e9);
+      const out: unknown[] = [];
+      for (let calls = 0; ; calls++) {
+        if (calls > 1_000_000) expect.fail('the paced source never finished');
+        let emitted = 0;
+        const result = logic.produce!({ emit: (r) => { out.push(r); emitted++; } }, 7);
+        expect(emitted).to.be.at.most(7);
+        if (typeof result === 'number') {
+          expect(emitted, 'a wait comes with no records').to.equal(0);
+          expect(result).to.be.at.least(1);
+        } else if (result) break;
+      }
+      expect((out as number[]).sort((a, b) => a - b)).to.deep.equal(range(300));
+
+      // One record per 1000 s: none is due yet, so it says how long to wait for the next.
+      const slow = generatorSource(10, undefined, source(0, 1), 0.001);
+      const none: unknown[] = [];
+      expect(slow.produce!({ emit: (r) => none.push(r) }, 5)).to.equal(1_000_000);
+      expect(none).to.be.empty;
     });
 
     for (const [splitCount, rescales] of [[S, RESCALES], [4, SMALL_RESCALES]] as const) {

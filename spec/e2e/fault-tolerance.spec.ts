@@ -1,0 +1,167 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { ClusterClient } from '../../lib/client/index.ts';
+import type { LocalCluster } from '../../lib/cluster/local.ts';
+import type { JobStateEvent, LifecycleEvent } from '../../lib/events/types.ts';
+import { runCli } from '../helpers/cli.ts';
+import { clusterFlags, e2eConfig, startProcessCluster } from '../helpers/cluster.ts';
+import { checkCounting } from '../helpers/counting.ts';
+import { eventually, startNats, type TestNats } from '../helpers/nats.ts';
+import { prng } from '../helpers/random.ts';
+
+const EVENTS = 1_000_000;
+const KEYS = 1000;
+/** Paced so that a kill lands while the job runs (about 4 s), with a checkpoint every 500 ms. */
+const RATE = 250_000;
+
+describe('exactly-once through failures (real processes, kill -9)', function () {
+  this.timeout(240_000);
+  let nats: TestNats;
+  let cluster: LocalCluster;
+  let client: ClusterClient;
+  let dir: string;
+  const flags = (): string[] => clusterFlags(nats.url, 'ft');
+
+  before(async () => {
+    nats = await startNats();
+    // 3 TMs × 2 slots for a job of parallelism 4: after losing one TM, 4 slots remain.
+    cluster = await startProcessCluster(nats.url, 'ft', 3, 2);
+    client = await ClusterClient.connect(e2eConfig(nats.url, 'ft'));
+    dir = mkdtempSync(join(tmpdir(), 'cloudflink-ft-'));
+  });
+
+  after(async () => {
+    await client?.close();
+    await cluster?.stop();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Starts the keyed counting job through the CLI; resolves with its id once it runs, and its end. */
+  async function startCounting(output: string, options: { parallelism?: number; mode?: string; rate?: number; savepoint?: string } = {}) {
+    const args = ['run', 'scripts/examples/keyed-counting.ts', '--param', `output=${output}`, '--param', `events=${EVENTS}`,
+      '--param', `keys=${KEYS}`, '--param', `rate=${options.rate ?? RATE}`, '--param', `mode=${options.mode ?? 'exactly-once'}`,
+      '--parallelism', String(options.parallelism ?? 4), ...(options.savepoint ? ['--from-savepoint', options.savepoint] : []), ...flags()];
+    const submitted = await runCli(args);
+    expect(submitted.code, submitted.stderr).to.equal(0);
+    const jobId = /submitted job (\w+)/.exec(submitted.stdout)![1]!;
+    await eventually(async () => (await client.status(jobId)).state === 'RUNNING', 'the job to run');
+    return { jobId, ended: client.result(jobId) };
+  }
+
+  async function jobEvents(jobId: string): Promise<LifecycleEvent[]> {
+    const events: LifecycleEvent[] = [];
+    for await (const event of client.events(jobId)) events.push(event);
+    return events;
+  }
+
+  const transitions = (events: LifecycleEvent[]): string[] =>
+    events.filter((e): e is JobStateEvent => e.type === 'job.state').map((e) => `${e.from ?? '∅'}→${e.to}`);
+
+  /** Whether `expected` appears in `list` in this order, one right after the other. */
+  const inSequence = (list: string[], expected: string[]): boolean =>
+    list.some((_, start) => expected.every((item, i) => list[start + i] === item));
+
+  for (const [run, seed] of [[1, 11], [2, 23], [3, 37]] as const) {
+    it(`keeps exact per-key totals when a Task Manager is killed at a random moment (run ${run}, seed ${seed})`, async () => {
+      const random = prng(seed);
+      const output = join(dir, `tm-kill-${run}`);
+      const { jobId, ended } = await startCounting(output);
+      await new Promise((r) => setTimeout(r, 300 + random() * 2500));
+      const victim = `tm-${1 + Math.floor(random() * 3)}`;
+      cluster.taskManagers.get(victim)!.kill('SIGKILL');
+
+      const result = await ended;
+      expect(result.state, result.cause).to.equal('FINISHED');
+      const outcome = checkCounting(output, KEYS, EVENTS / KEYS);
+      expect(outcome.duplicates, 'records counted twice').to.equal(0);
+      expect(outcome.wrongKeys, 'keys with counts lost or repeated').to.deep.equal([]);
+      expect(outcome.lines).to.equal(EVENTS);
+
+      const events = await jobEvents(jobId);
+      expect(inSequence(transitions(events), ['RUNNING→FAILING', 'FAILING→RESTARTING', 'RESTARTING→RUNNING']), transitions(events).join(', ')).to.equal(true);
+      const failing = events.find((e): e is JobStateEvent => e.type === 'job.state' && e.to === 'FAILING')!;
+      expect(failing.cause).to.match(new RegExp(`task manager ${victim} lost`));
+      expect(events.some((e) => e.type === 'checkpoint.completed')).to.equal(true);
+
+      // Back to three Task Managers for the next run.
+      await cluster.startTaskManager(victim);
+      await eventually(async () => (await client.cluster()).taskManagers.length === 3, 'the task manager back');
+    });
+  }
+
+  it('keeps exact totals when the Job Manager is killed with kill -9 and started again', async () => {
+    const output = join(dir, 'jm-kill');
+    const { jobId } = await startCounting(output);
+    await new Promise((r) => setTimeout(r, 1500));
+    cluster.jobManager.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+    cluster.startJobManager();
+    const result = await eventually(async () => {
+      const status = await client.status(jobId);
+      return ['FINISHED', 'FAILED', 'CANCELED'].includes(status.state) ? status : undefined;
+    }, 'the resumed job to end', 300, 100);
+    expect(result.state, result.cause).to.equal('FINISHED');
+    const outcome = checkCounting(output, KEYS, EVENTS / KEYS);
+    expect(outcome.duplicates).to.equal(0);
+    expect(outcome.wrongKeys).to.deep.equal([]);
+    const seen = transitions(await jobEvents(jobId));
+    expect(inSequence(seen, ['RUNNING→RESTARTING', 'RESTARTING→RUNNING']), seen.join(', ')).to.equal(true);
+    expect(seen.at(-1)).to.equal('RUNNING→FINISHED');
+  });
+
+  for (const resumeAt of [4, 1]) {
+    it(`resumes a savepoint taken at parallelism 2 at parallelism ${resumeAt} with the totals of an unbroken run`, async () => {
+      const output = join(dir, `savepoint-${resumeAt}`);
+      const first = await startCounting(output, { parallelism: 2 });
+      await new Promise((r) => setTimeout(r, 1000));
+      const stop = await runCli(['stop', first.jobId, '--savepoint', ...flags()]);
+      expect(stop.code, stop.stderr).to.equal(0);
+      const savepoint = /^savepoint (\S+)/m.exec(stop.stdout)![1]!;
+      expect((await first.ended).state).to.equal('FINISHED');
+      const partial = checkCounting(output, KEYS, EVENTS / KEYS);
+      expect(partial.lines).to.be.within(1, EVENTS - 1);
+
+      const second = await startCounting(output, { parallelism: resumeAt, rate: 1_000_000, savepoint });
+      expect((await second.ended).state).to.equal('FINISHED');
+      const outcome = checkCounting(output, KEYS, EVENTS / KEYS);
+      expect(outcome.duplicates).to.equal(0);
+      expect(outcome.wrongKeys).to.deep.equal([]);
+    });
+  }
+
+  it('in at-least-once mode, never loses a count through a kill (totals at least the expected)', async () => {
+    const output = join(dir, 'at-least-once');
+    const { ended } = await startCounting(output, { mode: 'at-least-once' });
+    await new Promise((r) => setTimeout(r, 1200));
+    cluster.taskManagers.get('tm-3')!.kill('SIGKILL');
+    expect((await ended).state).to.equal('FINISHED');
+    const outcome = checkCounting(output, KEYS, EVENTS / KEYS);
+    for (const [key, total] of outcome.totals) expect(total, `key ${key}`).to.be.at.least(EVENTS / KEYS);
+    await cluster.startTaskManager('tm-3');
+    await eventually(async () => (await client.cluster()).taskManagers.length === 3, 'the task manager back');
+  });
+
+  it('fails the job with the chain of causes when the restart strategy gives up', async () => {
+    const file = join(dir, 'gives-up.json');
+    writeFileSync(file, JSON.stringify({
+      apiVersion: 'cloudflink/v1', name: 'gives-up', parallelism: 1,
+      restartStrategy: { type: 'fixed-delay', attempts: 2, delayMs: 50 },
+      vertices: [
+        { id: 'numbers', operator: 'source.elements', elements: [1, 2, 3] },
+        { id: 'check', name: 'refuseThree', operator: 'map', fn: '(n) => { if (n === 3) throw new Error("three is not allowed"); return n; }' },
+        { id: 'out', operator: 'sink.collect' },
+      ],
+      edges: [{ from: 'numbers', to: 'check' }, { from: 'check', to: 'out' }],
+    }));
+    const run = await runCli(['run', file, '--wait', ...flags()]);
+    expect(run.code).to.equal(1);
+    const cause = /gives-up\) FAILED in [\d.]+ s: (.*)$/m.exec(run.stderr)![1]!;
+    expect(cause.match(/three is not allowed/g)).to.have.length(3);
+    expect(cause).to.match(/; then: /);
+    expect(cause).to.match(/gave up after 2 restarts \(fixed-delay\)/);
+    expect(run.stderr).to.match(/FAILING → RESTARTING/);
+  });
+});
