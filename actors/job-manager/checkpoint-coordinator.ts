@@ -53,7 +53,10 @@ interface Pending {
 export class CheckpointCoordinator {
   private pending?: Pending;
   private nextId: number;
-  private lastCompletedAt = 0;
+  /** No checkpoint yet: the minimum pause does not hold the first one back. */
+  private lastCompletedAt = Number.NEGATIVE_INFINITY;
+  /** One trigger outstanding at a time, however often the job stops and runs again. */
+  private triggerScheduled = false;
   private consecutiveFailures = 0;
   private stopped = true;
   latest?: { pointer: string; metadata: CheckpointMetadata };
@@ -80,7 +83,7 @@ export class CheckpointCoordinator {
   /** Starts periodic checkpoints (when enabled) for a job that now runs. */
   start(): void {
     this.stopped = false;
-    if (this.settings.enabled) this.host.scheduleTrigger(this.settings.intervalMs);
+    this.scheduleTrigger(this.settings.intervalMs);
   }
 
   /**
@@ -94,16 +97,23 @@ export class CheckpointCoordinator {
   }
 
   onTrigger(): void {
+    this.triggerScheduled = false;
     if (this.stopped || !this.settings.enabled) return;
     const sinceLast = this.host.now() - this.lastCompletedAt;
     if (this.pending || !this.host.canTrigger()) {
-      this.host.scheduleTrigger(this.settings.intervalMs);
+      this.scheduleTrigger(this.settings.intervalMs);
     } else if (sinceLast < this.settings.minPauseMs) {
-      this.host.scheduleTrigger(this.settings.minPauseMs - sinceLast);
+      this.scheduleTrigger(this.settings.minPauseMs - sinceLast);
     } else {
       this.trigger(false, false);
-      this.host.scheduleTrigger(this.settings.intervalMs);
+      this.scheduleTrigger(this.settings.intervalMs);
     }
+  }
+
+  private scheduleTrigger(ms: number): void {
+    if (!this.settings.enabled || this.triggerScheduled) return;
+    this.triggerScheduled = true;
+    this.host.scheduleTrigger(ms);
   }
 
   /**
@@ -114,6 +124,9 @@ export class CheckpointCoordinator {
     if (this.stopped || !this.host.canTrigger()) {
       throw new CloudflinkError('TASK_FAILED', 'a savepoint needs every task of the job running');
     }
+    if (this.pending?.persisting) {
+      throw new CloudflinkError('TASK_FAILED', `checkpoint ${this.pending.checkpointId} is being written; ask for the savepoint again in a moment`, { retryable: true });
+    }
     if (this.pending) this.abort('a savepoint was requested', false);
     if (stop) this.stopped = true;
     return this.trigger(true, stop).checkpointId;
@@ -121,14 +134,19 @@ export class CheckpointCoordinator {
 
   ack(checkpointId: number, vertexId: string, subtask: number, handle: StateHandle, alignmentMs: number): void {
     const pending = this.pending;
-    if (!pending || pending.checkpointId !== checkpointId) return;
+    if (!pending || pending.checkpointId !== checkpointId || pending.persisting) return;
+    const vertex = this.job.vertices.find((v) => v.id === vertexId);
+    if (!vertex || !Number.isInteger(subtask) || subtask < 0 || subtask >= vertex.parallelism) {
+      this.host.log.warn({ checkpointId, vertexId, subtask }, 'ignored an acknowledgement from a task the job does not have');
+      return;
+    }
     pending.acks.set(`${vertexId}/${subtask}`, { handle, alignmentMs });
     if (pending.acks.size === this.taskCount()) this.complete(pending);
   }
 
   /** A task could not take part: `counts` when it is a real failure (its state could not be written), not a task that had just finished. */
   decline(checkpointId: number, reason: string, counts: boolean): void {
-    if (this.pending?.checkpointId === checkpointId) this.abort(`declined: ${reason}`, counts);
+    if (this.pending?.checkpointId === checkpointId && !this.pending.persisting) this.abort(`declined: ${reason}`, counts);
   }
 
   onTimeout(checkpointId: number): void {

@@ -45,3 +45,24 @@ function sample(pids: Pids): Record<string, number> {
 export function formatCpu(cpu: Record<string, number>): string {
   return Object.entries(cpu).map(([name, seconds]) => `${name} ${seconds.toFixed(1)}`).join(', ');
 }
+
+/**
+ * Starts counting now; the returned function gives the CPU seconds the whole machine was
+ * busy since (all cores; /proc/stat), or undefined without /proc. Less what the cluster's
+ * processes used, it is what others on the machine took from the run.
+ */
+export function machineMeter(): () => number | undefined {
+  const before = machineBusySeconds();
+  return () => {
+    const after = machineBusySeconds();
+    return before === undefined || after === undefined ? undefined : after - before;
+  };
+}
+
+function machineBusySeconds(): number | undefined {
+  if (!existsSync('/proc/stat')) return undefined;
+  // cpu  user nice system idle iowait irq softirq steal …: busy is all but idle and iowait.
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.slice(0, 8).reduce((sum, ticks) => sum + ticks, 0);
+  return (total - fields[3]! - fields[4]!) / ticksPerSecond;
+}

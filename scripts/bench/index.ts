@@ -1,51 +1,114 @@
 /**
- * npm run bench [-- --mb 20] [--json PATH]
+ * npm run bench [-- --only wordcount|checkpointing] [--mb 20] [--events N] [--keys N] [--json PATH]
  *
- * Progress goes to stderr, the table to stdout, the same numbers as JSON to --json PATH
- * (default: the OS temp dir). Exits 1 when any system computed wrong counts.
+ * Runs WordCount, then the checkpointing benchmark (or only the one named). Progress goes to
+ * stderr, the tables to stdout, the same numbers as JSON to --json PATH (default: the OS temp
+ * dir; with both benchmarks, PATH gets the benchmark's name before its extension). Exits 1
+ * when any system computed a wrong answer.
  */
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { allExact, checkpointingBench, type CheckpointingOptions } from './checkpointing.ts';
+import { formatCheckpointingReport } from './checkpointing-report.ts';
 import { formatReport, writeJson } from './report.ts';
 import { Scope } from './scope.ts';
 import { wordCountBench } from './wordcount.ts';
 
-const USAGE = 'usage: npm run bench -- [--mb N (default 20)] [--json PATH (default: the OS temp dir)]\n';
+const BENCHMARKS = ['wordcount', 'checkpointing'] as const;
+type Benchmark = (typeof BENCHMARKS)[number];
 
-function options(): { mb: number; json?: string } {
+const USAGE = `usage: npm run bench -- [--only ${BENCHMARKS.join('|')}] [--json PATH (default: the OS temp dir)]
+  wordcount:     [--mb N (default 20)]
+  checkpointing: [--events N (default 8000000)] [--keys N (default 40000)] [--repeats N (default 3)]
+                 [--recoveries N (default 5)] [--recovery-events N (default 1000000)] [--recovery-rate N (default 250000)]
+`;
+
+interface Options {
+  benchmarks: Benchmark[];
+  mb: number;
+  checkpointing: CheckpointingOptions;
+  json?: string;
+}
+
+function options(): Options {
   let values;
   try {
-    ({ values } = parseArgs({ options: { mb: { type: 'string', default: '20' }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({
+      options: {
+        only: { type: 'string' },
+        mb: { type: 'string', default: '20' },
+        events: { type: 'string', default: '8000000' },
+        keys: { type: 'string', default: '40000' },
+        repeats: { type: 'string', default: '3' },
+        recoveries: { type: 'string', default: '5' },
+        'recovery-events': { type: 'string', default: '1000000' },
+        'recovery-rate': { type: 'string', default: '250000' },
+        json: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}`);
-    process.exit(2);
+    usageError((error as Error).message);
   }
   if (values.help) {
     process.stdout.write(USAGE);
     process.exit(0);
   }
-  const mb = Number(values.mb);
-  if (!Number.isFinite(mb) || mb <= 0) {
-    process.stderr.write(`--mb expects a positive number of megabytes, got '${values.mb}'\n${USAGE}`);
-    process.exit(2);
+  if (values.only !== undefined && !(BENCHMARKS as readonly string[]).includes(values.only)) {
+    usageError(`--only expects ${BENCHMARKS.join(' or ')}, got '${values.only}'`);
   }
-  // Found out now rather than after two minutes of benchmarking.
+  const positive = (flag: string, value: string, whole = true): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0 || (whole && !Number.isInteger(n))) usageError(`--${flag} expects a positive ${whole ? 'whole ' : ''}number, got '${value}'`);
+    return n;
+  };
+  const checkpointing: CheckpointingOptions = {
+    events: positive('events', values.events),
+    keys: positive('keys', values.keys),
+    repeats: positive('repeats', values.repeats),
+    recoveries: positive('recoveries', values.recoveries),
+    recoveryEvents: positive('recovery-events', values['recovery-events']),
+    recoveryRate: positive('recovery-rate', values['recovery-rate']),
+  };
+  // The output check needs every key to get the same number of events.
+  if (checkpointing.events % checkpointing.keys !== 0) usageError(`--events (${checkpointing.events}) must be a multiple of --keys (${checkpointing.keys})`);
+  if (checkpointing.recoveryEvents % 1000 !== 0) usageError(`--recovery-events must be a multiple of 1000, its keys`);
+  // Found out now rather than after minutes of benchmarking.
   if (values.json !== undefined && !existsSync(dirname(values.json))) {
     process.stderr.write(`--json ${values.json}: the directory ${dirname(values.json)} does not exist\n`);
     process.exit(2);
   }
-  return { mb, json: values.json };
+  return {
+    benchmarks: values.only ? [values.only as Benchmark] : [...BENCHMARKS],
+    mb: positive('mb', values.mb, false),
+    checkpointing,
+    json: values.json,
+  };
 }
 
-const { mb, json: jsonPath } = options();
+function usageError(message: string): never {
+  process.stderr.write(`${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+const { benchmarks, mb, checkpointing, json: jsonPath } = options();
 const started = performance.now();
 const progress = (line: string): void => {
   process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
 };
 
-const scope = new Scope();
+/** Where a benchmark's JSON goes: --json as given for one benchmark, with its name inserted for several. */
+function jsonFile(benchmark: Benchmark, startedAt: string): string {
+  if (jsonPath === undefined) return join(tmpdir(), `cloudflink-bench-${benchmark}-${startedAt.replace(/[:.]/g, '-')}.json`);
+  if (benchmarks.length === 1) return jsonPath;
+  const extension = extname(jsonPath);
+  return `${jsonPath.slice(0, jsonPath.length - extension.length)}-${benchmark}${extension || '.json'}`;
+}
+
+// One scope per benchmark, so that one's cluster and files are gone before the next measures anything.
+let scope = new Scope();
 let interrupted = false;
 process.once('SIGINT', () => {
   interrupted = true;
@@ -54,12 +117,24 @@ process.once('SIGINT', () => {
 });
 
 try {
-  const report = await wordCountBench({ mb, seed: 42, parallelisms: [1, 2], roundTrips: 10 }, scope, progress);
-  process.stdout.write(formatReport(report));
-  const json = jsonPath ?? join(tmpdir(), `cloudflink-bench-wordcount-${report.startedAt.replace(/[:.]/g, '-')}.json`);
-  writeJson(json, report);
-  process.stdout.write(`JSON: ${json}\n`);
-  if (report.rows.some((row) => row.verified.startsWith('WRONG'))) process.exitCode = 1;
+  if (benchmarks.includes('wordcount')) {
+    const report = await wordCountBench({ mb, seed: 42, parallelisms: [1, 2], roundTrips: 10 }, scope, progress);
+    process.stdout.write(formatReport(report));
+    const json = jsonFile('wordcount', report.startedAt);
+    writeJson(json, report);
+    process.stdout.write(`JSON: ${json}\n`);
+    if (report.rows.some((row) => row.verified.startsWith('WRONG'))) process.exitCode = 1;
+    await scope.close();
+    scope = new Scope();
+  }
+  if (benchmarks.includes('checkpointing')) {
+    const report = await checkpointingBench(checkpointing, scope, progress);
+    process.stdout.write(formatCheckpointingReport(report));
+    const json = jsonFile('checkpointing', report.startedAt);
+    writeJson(json, report);
+    process.stdout.write(`JSON: ${json}\n`);
+    if (!allExact(report)) process.exitCode = 1;
+  }
 } catch (error) {
   // After Ctrl-C the run fails on its closed connection: that is not news.
   if (!interrupted) progress(`failed: ${(error as Error).stack ?? String(error)}`);

@@ -61,15 +61,19 @@ export function formatReport(report: BenchReport): string {
 
 /** Text columns left-aligned, numbers right-aligned. */
 export function formatTable(rows: ThroughputRow[]): string {
-  const cells = rows.map((row) => COLUMNS.map((c) => c.cell(row)));
-  const widths = COLUMNS.map((c, i) => Math.max(c.title.length, ...cells.map((r) => r[i]!.length)));
-  const leftAligned = new Set([0, COLUMNS.length - 1]);
-  const line = (values: string[]): string =>
-    values.map((v, i) => (leftAligned.has(i) ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ').trimEnd();
-  return [line(COLUMNS.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+  return formatColumns(COLUMNS, rows, new Set([0, COLUMNS.length - 1]));
 }
 
-export function writeJson(path: string, report: BenchReport): void {
+/** Any rows under any columns; the columns in `leftAligned` (indexes) hold text, the others numbers. */
+export function formatColumns<Row>(columns: { title: string; cell(row: Row): string }[], rows: Row[], leftAligned: Set<number>): string {
+  const cells = rows.map((row) => columns.map((c) => c.cell(row)));
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((r) => r[i]!.length)));
+  const line = (values: string[]): string =>
+    values.map((v, i) => (leftAligned.has(i) ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+export function writeJson(path: string, report: object): void {
   writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
 }
 

@@ -1,0 +1,107 @@
+/** The checkpointing benchmark's table and notes, for the terminal. */
+import type { CheckpointingReport } from './checkpointing.ts';
+import type { CountingRunFigures } from './checkpoint-overhead.ts';
+import { formatCpu } from './cpu.ts';
+import { formatColumns } from './report.ts';
+import { median, spreadOf, type Spread } from './stats.ts';
+
+interface Row {
+  measure: string;
+  figures?: Spread;
+  unit: (value: number) => string;
+  goal?: string;
+  met?: boolean;
+  output?: string;
+}
+
+const COLUMNS: { title: string; cell(row: Row): string }[] = [
+  { title: 'measure', cell: (r) => r.measure },
+  { title: 'median', cell: (r) => (r.figures ? r.unit(r.figures.median) : '') },
+  { title: 'min', cell: (r) => (r.figures ? r.unit(r.figures.min) : '') },
+  { title: 'max', cell: (r) => (r.figures ? r.unit(r.figures.max) : '') },
+  { title: 'spread', cell: (r) => (r.figures && r.figures.values.length > 1 ? `${(r.figures.spread * 100).toFixed(0)} %` : '') },
+  { title: 'goal', cell: (r) => r.goal ?? '' },
+  { title: 'met', cell: (r) => (r.met === undefined ? '' : r.met ? 'yes' : 'NO') },
+  { title: 'output', cell: (r) => r.output ?? '' },
+];
+
+const LEGEND = [
+  'events/s: events ÷ the job\'s RUNNING → FINISHED time as the Job Manager stamped it (deployment excluded);',
+  '  the runs alternate (off, on, on, off, …) on one cluster after a warm-up run, so both variants share the machine\'s state.',
+  'with ÷ without: events/s with checkpoints ÷ events/s without, for each pair of runs made back to back.',
+  'recovery: kill -9 of a Task Manager (this process\'s clock) → the Job Manager\'s RESTARTING → RUNNING event,',
+  '  which it emits once every redeployed task has been accepted by its Task Manager, not once records flow again;',
+  '  detect = kill → FAILING, cancel = FAILING → RESTARTING, redeploy = RESTARTING → RUNNING (includes the job\'s 200 ms restart delay);',
+  '  first checkpoint = kill → the first checkpoint completed after RUNNING again: every task restored and passing barriers.',
+  'output: the committed part-* files checked with spec/helpers/counting.ts: every key\'s counts exactly 1..events/keys, once each.',
+  'spread: (max − min) ÷ median.',
+];
+
+export function formatCheckpointingReport(report: CheckpointingReport): string {
+  const { machine, goals, throughput, recovery } = report;
+  const { off, on, ratios } = throughput.result;
+  const t = throughput.options;
+  const r = recovery.options;
+  const runs = recovery.runs;
+  const rate = (v: number): string => Math.round(v).toLocaleString('en-US');
+  const seconds = (v: number): string => v.toFixed(2);
+  const ms = (v: number): string => `${Math.round(v)}`;
+  const exact = (checks: { check: { exact: boolean } }[]): string =>
+    `${checks.filter((c) => c.check.exact).length}/${checks.length} exact`;
+  const ratio = spreadOf(ratios);
+  const recoverySeconds = spreadOf(runs.map((run) => run.recoveryMs / 1000));
+  const firstCheckpoints = runs.flatMap((run) => (run.firstCheckpointMs === undefined ? [] : [run.firstCheckpointMs]));
+  const rows: Row[] = [
+    { measure: 'events/s, no checkpoints', figures: spreadOf(off.map((x) => x.eventsPerSecond)), unit: rate, output: exact(off) },
+    { measure: `events/s, exactly-once every ${t.checkpointMs / 1000} s`, figures: spreadOf(on.map((x) => x.eventsPerSecond)), unit: rate, output: exact(on) },
+    { measure: '  with ÷ without', figures: ratio, unit: (v) => v.toFixed(2), goal: `≥ ${goals.throughputRatio}`, met: ratio.median >= goals.throughputRatio },
+    { measure: 'recovery s, kill -9 TM → RUNNING', figures: recoverySeconds, unit: seconds, goal: `≤ ${goals.recoverySeconds} s`, met: recoverySeconds.median <= goals.recoverySeconds, output: exact(runs) },
+    { measure: '  ms detect (→ FAILING)', figures: spreadOf(runs.map((x) => x.detectMs)), unit: ms },
+    { measure: '  ms cancel (→ RESTARTING)', figures: spreadOf(runs.map((x) => x.cancelMs)), unit: ms },
+    { measure: '  ms redeploy (→ RUNNING)', figures: spreadOf(runs.map((x) => x.redeployMs)), unit: ms },
+    ...(firstCheckpoints.length > 0 ? [{ measure: '  s to the first checkpoint after', figures: spreadOf(firstCheckpoints.map((v) => v / 1000)), unit: seconds }] : []),
+  ];
+  const header = [
+    `Checkpointing and recovery, keyed counting (scripts/examples/keyed-counting.ts), ${machine.cpus} cores, node ${machine.node}, ` +
+      `load average ${machine.loadAverage.toFixed(1)} at the start, ${machine.loadAverageAtEnd.toFixed(1)} at the end`,
+    `  throughput: ${t.events.toLocaleString('en-US')} events, ${t.keys.toLocaleString('en-US')} keys, parallelism ${t.parallelism} on ` +
+      `${t.taskManagers} TMs × ${t.slots} slots, no rate limit, ${t.repeats} runs of each variant`,
+    `  recovery: ${runs.length} runs of ${r.events.toLocaleString('en-US')} events, ${r.keys} keys at ${r.rate.toLocaleString('en-US')} events/s, ` +
+      `parallelism ${r.parallelism} on ${r.taskManagers} TMs × ${r.slots} slots, checkpoints every ${r.checkpointMs / 1000} s, ` +
+      `heartbeat every ${r.heartbeat.intervalMs} ms, lost after ${r.heartbeat.timeoutMs} ms; kill ${r.killAfterMs / 1000} s into the job`,
+  ];
+  return ['', ...header, '', formatColumns(COLUMNS, rows, new Set([0, 5, 6, 7])), '', ...LEGEND, '', ...notes(report), ''].join('\n');
+}
+
+function notes(report: CheckpointingReport): string[] {
+  const { off, on } = report.throughput.result;
+  const runs = report.recovery.runs;
+  const lines: string[] = [];
+  const variant = (name: string, figures: CountingRunFigures[]): void => {
+    const cpu = medianCpu(figures);
+    const other = figures.flatMap((f) => (f.otherCpuSeconds === undefined ? [] : [f.otherCpuSeconds]));
+    lines.push(`${name}: median ${median(figures.map((f) => f.runningSeconds)).toFixed(2)} s running, ` +
+      `${median(figures.map((f) => f.durationSeconds)).toFixed(2)} s submission → FINISHED; CPU seconds per run (median): ${formatCpu(cpu)}` +
+      (other.length > 0 ? `; others on the machine meanwhile: ${median(other).toFixed(1)}` : ''));
+    const checkpointed = figures.filter((f) => f.checkpoints > 0);
+    if (checkpointed.length > 0) {
+      lines.push(`  checkpoints per run: ${figures.map((f) => f.checkpoints).join(', ')}; median checkpoint ${median(checkpointed.map((f) => f.checkpointMs!)).toFixed(0)} ms, ` +
+        `alignment ${median(checkpointed.map((f) => f.alignmentMs!)).toFixed(0)} ms, state ${(median(checkpointed.map((f) => f.stateBytes!)) / 1024).toFixed(0)} KiB`);
+    }
+  };
+  variant('no checkpoints', off);
+  variant('exactly-once', on);
+  lines.push(`output check (checkCounting) took ${median([...off, ...on].map((f) => f.check.seconds)).toFixed(1)} s per throughput run, not timed in any figure`);
+  for (const [i, run] of runs.entries()) {
+    lines.push(`recovery ${i + 1}: ${run.victim}: ${(run.recoveryMs / 1000).toFixed(2)} s (detect ${run.detectMs}, cancel ${run.cancelMs}, redeploy ${run.redeployMs} ms)` +
+      `${run.firstCheckpointMs === undefined ? '' : `, first checkpoint after ${(run.firstCheckpointMs / 1000).toFixed(2)} s`}` +
+      `${run.restarts > 1 ? `, ${run.restarts} restarts` : ''}; job ${run.jobSeconds.toFixed(1)} s; ${run.check.verdict}; cause: ${run.cause}`);
+  }
+  for (const f of [...off, ...on, ...runs]) if (!f.check.exact) lines.push(`WRONG OUTPUT: ${f.check.verdict}`);
+  return lines;
+}
+
+function medianCpu(figures: CountingRunFigures[]): Record<string, number> {
+  const names = [...new Set(figures.flatMap((f) => Object.keys(f.cpuSeconds)))];
+  return Object.fromEntries(names.map((name) => [name, median(figures.flatMap((f) => (name in f.cpuSeconds ? [f.cpuSeconds[name]!] : [])))]));
+}

@@ -1,0 +1,57 @@
+/**
+ * scripts/examples/keyed-counting.ts as the benchmarks and the chaos script run it: its
+ * descriptor (with or without checkpointing), and the check of its committed output against
+ * an unbroken run.
+ */
+import { fileURLToPath } from 'node:url';
+import { loadJobFile } from '../../lib/cli/job-file.ts';
+import type { JobDescriptor } from '../../lib/descriptor/types.ts';
+import { checkCounting, type CountingOutcome } from '../../spec/helpers/counting.ts';
+
+export const COUNTING_JOB = fileURLToPath(new URL('../examples/keyed-counting.ts', import.meta.url));
+
+export interface CountingParams {
+  /** The directory its exactly-once `part-*` files go to. */
+  output: string;
+  events: number;
+  keys: number;
+  parallelism: number;
+  /** Exactly-once checkpoints this far apart; 0 turns checkpointing off. */
+  checkpointMs: number;
+  /** Events per second over all source subtasks; unlimited when absent. */
+  rate?: number;
+}
+
+export async function countingDescriptor(p: CountingParams): Promise<JobDescriptor> {
+  if (p.events % p.keys !== 0) throw new Error(`events (${p.events}) must be a multiple of keys (${p.keys}) for the output check`);
+  const params: Record<string, string> = {
+    output: p.output, events: String(p.events), keys: String(p.keys), mode: 'exactly-once',
+    // The example always enables checkpointing; "off" is its descriptor without the section.
+    checkpointMs: String(p.checkpointMs === 0 ? 1000 : p.checkpointMs),
+  };
+  if (p.rate !== undefined) params.rate = String(p.rate);
+  const descriptor = await loadJobFile(COUNTING_JOB, { params, parallelism: p.parallelism });
+  if (p.checkpointMs === 0) delete descriptor.checkpointing;
+  return descriptor;
+}
+
+export interface CountingCheck {
+  /** Every key's committed counts are 1..events/keys, each once. */
+  exact: boolean;
+  /** 'exact', or what is wrong, in a few words. */
+  verdict: string;
+  outcome: CountingOutcome;
+  seconds: number;
+}
+
+export function verifyCounting(output: string, events: number, keys: number): CountingCheck {
+  const started = performance.now();
+  const outcome = checkCounting(output, keys, events / keys);
+  const seconds = (performance.now() - started) / 1000;
+  const exact = outcome.wrongKeys.length === 0 && outcome.duplicates === 0 && outcome.lines === events;
+  const problems: string[] = [];
+  if (outcome.wrongKeys.length > 0) problems.push(`${outcome.wrongKeys.length} of ${keys} keys wrong (first: ${outcome.wrongKeys[0]})`);
+  if (outcome.duplicates > 0) problems.push(`${outcome.duplicates.toLocaleString('en-US')} counts written twice`);
+  if (outcome.lines !== events) problems.push(`${outcome.lines.toLocaleString('en-US')} of ${events.toLocaleString('en-US')} lines`);
+  return { exact, verdict: exact ? 'exact' : `NOT exact: ${problems.join(', ')}`, outcome, seconds };
+}
