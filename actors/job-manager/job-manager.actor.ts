@@ -198,6 +198,7 @@ export class JobManager implements Behavior<JobManagerMessage> {
         metadata && pointer ? { pointer, metadata } : undefined,
         { snapshot, previous: stored.status, submittedAt: stored.submittedAt, endedAt: stored.endedAt });
       run.slotsReleased = true;
+      run.attempt = stored.attempt ?? 0;
       this.adopt(run, ctx);
       if (!ended) {
         ctx.log.info({ jobId: run.jobId, from: pointer ?? 'nothing' }, 'resuming a job after a job manager restart');

@@ -139,7 +139,7 @@ export class JobRun {
   stored(): StoredJob {
     const { context } = this.machine.getSnapshot();
     return {
-      jobId: this.jobId, job: this.job, submittedAt: this.submittedAt, endedAt: this.endedAt, status: this.status,
+      jobId: this.jobId, job: this.job, submittedAt: this.submittedAt, endedAt: this.endedAt, status: this.status, attempt: this.attempt,
       cause: context.cause, causes: context.causes, restartHistory: context.restartHistory,
       restoreFrom: this.restoreFrom?.pointer, latestCheckpoint: this.coordinator?.latest?.pointer,
     };

@@ -12,6 +12,8 @@ export interface StoredJob {
   submittedAt: string;
   endedAt?: string;
   status: JobStatus;
+  /** Attempts keep counting across Job Manager restarts, so files and messages of earlier runs stay recognisable. */
+  attempt: number;
   cause?: string;
   causes: string[];
   restartHistory?: RestartHistory;

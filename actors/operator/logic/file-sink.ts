@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CloudflinkError } from '../../../lib/errors/index.ts';
 import { asLine } from './sinks.ts';
@@ -27,11 +27,21 @@ const WRITE_BATCH = 4096;
  * An exactly-once file sink (two-phase commit, as Flink's FileSink): records go to a hidden
  * in-progress file; at a checkpoint's barrier that file is closed and becomes pending; when the
  * checkpoint completes, pending files are renamed to `part-…`, which is the commit. After a
- * restore, the files of the restored checkpoint are committed and anything written after it
- * stays an invisible in-progress file. What is left at end of input is committed once the
+ * restore, the files of the restored checkpoint are committed and what earlier attempts wrote
+ * after it is deleted. What is left at end of input is committed once the
  * whole job has FINISHED (the final commit), never before: a failure until then replays it.
  */
-export function exactlyOnceFileSink(directory: string, subtask: number, parallelism: number): OperatorLogic {
+export interface FileSinkTask {
+  subtask: number;
+  parallelism: number;
+  jobId: string;
+  attempt: number;
+  /** The job whose checkpoint or savepoint this run restores (itself, or the job a savepoint came from). */
+  restoredJobId?: string;
+}
+
+export function exactlyOnceFileSink(directory: string, task: FileSinkTask): OperatorLogic {
+  const { subtask, parallelism } = task;
   try {
     mkdirSync(directory, { recursive: true });
   } catch (error) {
@@ -41,7 +51,7 @@ export function exactlyOnceFileSink(directory: string, subtask: number, parallel
   let pending: Pending[] = [];
 
   const open = (): InProgress => {
-    const path = join(directory, `.part-${subtask}-${randomBytes(6).toString('hex')}.inprogress`);
+    const path = join(directory, `.part-${task.jobId}-a${task.attempt}-${subtask}-${randomBytes(6).toString('hex')}.inprogress`);
     return { path, fd: openSync(path, 'wx'), lines: [] };
   };
   const write = (file: InProgress): void => {
@@ -80,11 +90,13 @@ export function exactlyOnceFileSink(directory: string, subtask: number, parallel
     },
     notifyCheckpointComplete: commitUpTo,
     restoreState(states: unknown[]) {
+      const restored = states as (FileSinkState | undefined)[];
       // Each old subtask's pending files are committed by exactly one new subtask.
-      (states as (FileSinkState | undefined)[]).forEach((state, oldSubtask) => {
+      restored.forEach((state, oldSubtask) => {
         if (oldSubtask % parallelism !== subtask || !state) return;
         for (const entry of state.pending) entry.files.forEach(commit);
       });
+      if (subtask === 0) discardUncommitted(directory, task, new Set(restored.flatMap((s) => s?.pending.flatMap((p) => p.files) ?? [])));
     },
     finish() {
       const closed = closeCurrent();
@@ -97,4 +109,21 @@ export function exactlyOnceFileSink(directory: string, subtask: number, parallel
       current = undefined;
     },
   };
+}
+
+/**
+ * What earlier attempts (of this job, or of the job restored from) wrote after the checkpoint
+ * restored is not part of the result: delete it, except the files that checkpoint commits.
+ */
+function discardUncommitted(directory: string, task: FileSinkTask, committedByRestore: Set<string>): void {
+  const earlier = (name: string): boolean => {
+    const match = /^\.part-([A-Za-z0-9_-]+)-a(\d+)-\d+-[0-9a-f]+\.inprogress$/.exec(name);
+    if (!match) return false;
+    const [, jobId, attempt] = match;
+    return (jobId === task.jobId && Number(attempt) < task.attempt) || (jobId === task.restoredJobId && jobId !== task.jobId);
+  };
+  for (const name of readdirSync(directory)) {
+    const path = join(directory, name);
+    if (earlier(name) && !committedByRestore.has(path)) rmSync(path, { force: true });
+  }
 }

@@ -50,7 +50,7 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
     case 'sink.print': return printSink(vertex.prefix, subtask, p);
     case 'sink.textFile': return textFileSink(vertex.path, subtask, p);
     case 'sink.collect': return collectSink(task.collectLimit, vertex.name);
-    case 'sink.file': return exactlyOnceFileSink(vertex.path, subtask, p);
+    case 'sink.file': return exactlyOnceFileSink(vertex.path, { subtask, parallelism: p, jobId: task.jobId, attempt: task.attempt, restoredJobId: task.restore?.jobId });
     default: {
       const never: never = vertex;
       throw new Error(`unknown operator ${JSON.stringify((never as { operator: string }).operator)}`);

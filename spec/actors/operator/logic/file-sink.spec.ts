@@ -42,7 +42,7 @@ describe('exactlyOnceFileSink', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('makes records visible only when the checkpoint they are in completes', () => {
-    const sink = exactlyOnceFileSink(join(dir, 'out'), 0, 1);
+    const sink = exactlyOnceFileSink(join(dir, 'out'), { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
     const out = join(dir, 'out');
     feed(sink, ['a', { b: 1 }, 3]);
     expect(visible(out)).to.be.empty;
@@ -53,7 +53,7 @@ describe('exactlyOnceFileSink', () => {
     sink.notifyCheckpointComplete!(1);
     expect(visible(out)).to.deep.equal(sortedLines(['a', { b: 1 }, 3]));
     expect(readdirSync(out).filter(isCommitted)).to.have.length(1);
-    expect(readdirSync(out).filter(isCommitted)[0]).to.match(/^part-0-/);
+    expect(readdirSync(out).filter(isCommitted)[0]).to.match(/^part-job-a0-0-/);
 
     snapshot(sink, 2);
     expect(visible(out), 'd is in checkpoint 2').to.deep.equal(sortedLines(['a', { b: 1 }, 3]));
@@ -64,7 +64,7 @@ describe('exactlyOnceFileSink', () => {
   });
 
   it('keeps the files of a checkpoint that never completes hidden, and what came after the last checkpoint too', () => {
-    const sink = exactlyOnceFileSink(dir, 0, 1);
+    const sink = exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
     feed(sink, ['one']);
     snapshot(sink, 1);
     sink.notifyCheckpointComplete!(1);
@@ -79,7 +79,7 @@ describe('exactlyOnceFileSink', () => {
   });
 
   it('commits every checkpoint up to the one completed: a lost notification is made up by the next', () => {
-    const sink = exactlyOnceFileSink(dir, 0, 1);
+    const sink = exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
     feed(sink, ['in 1']);
     snapshot(sink, 1);
     feed(sink, ['in 2']);
@@ -95,7 +95,7 @@ describe('exactlyOnceFileSink', () => {
   });
 
   it('writes no file for a checkpoint with no records since the one before', () => {
-    const sink = exactlyOnceFileSink(dir, 0, 1);
+    const sink = exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
     snapshot(sink, 1);
     feed(sink, ['x']);
     snapshot(sink, 2);
@@ -106,7 +106,7 @@ describe('exactlyOnceFileSink', () => {
   });
 
   it('keeps every record, in order, past its write batch', () => {
-    const sink = exactlyOnceFileSink(dir, 0, 1);
+    const sink = exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
     const records = range(10_001).map((i) => (i % 2 === 0 ? `line ${i}` : { i }));
     feed(sink, records);
     snapshot(sink, 1);
@@ -116,7 +116,7 @@ describe('exactlyOnceFileSink', () => {
   });
 
   it('finish() commits nothing yet; the final commit, run once the whole job has FINISHED, commits everything left', () => {
-    const sink = exactlyOnceFileSink(dir, 2, 3);
+    const sink = exactlyOnceFileSink(dir, { subtask: 2, parallelism: 3, jobId: 'job', attempt: 0 });
     feed(sink, ['a']);
     snapshot(sink, 1);
     feed(sink, ['b']);
@@ -132,24 +132,24 @@ describe('exactlyOnceFileSink', () => {
     commit!();
     expect(visible(dir)).to.deep.equal(['a', 'b']);
     expect(hidden(dir)).to.be.empty;
-    expect(readdirSync(dir).every((name) => name.startsWith('part-2-'))).to.equal(true);
+    expect(readdirSync(dir).every((name) => name.startsWith('part-job-a0-2-'))).to.equal(true);
   });
 
   it('has no final commit when every file was committed by a checkpoint, or nothing was written', () => {
-    const sink = exactlyOnceFileSink(dir, 0, 1);
+    const sink = exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
     feed(sink, ['a']);
     snapshot(sink, 1);
     sink.notifyCheckpointComplete!(1);
     sink.finish!(noOutput);
     expect(sink.finalCommit!()).to.equal(undefined);
-    const empty = exactlyOnceFileSink(join(dir, 'empty'), 0, 1);
+    const empty = exactlyOnceFileSink(join(dir, 'empty'), { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
     empty.finish!(noOutput);
     expect(empty.finalCommit!()).to.equal(undefined);
     expect(readdirSync(join(dir, 'empty'))).to.be.empty;
   });
 
   it('close() commits nothing', () => {
-    const sink = exactlyOnceFileSink(dir, 0, 1);
+    const sink = exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
     feed(sink, ['a']);
     snapshot(sink, 1);
     feed(sink, ['b']);
@@ -161,13 +161,13 @@ describe('exactlyOnceFileSink', () => {
 
   describe('restore', () => {
     it('commits the pending files of the checkpoint restored; what was written after it stays hidden', () => {
-      const old = exactlyOnceFileSink(dir, 0, 1);
+      const old = exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
       feed(old, ['a', 'b']);
       const state = snapshot(old, 1);
       feed(old, ['after the checkpoint']);
       old.close!(); // failed before checkpoint 1's notification
 
-      const restored = exactlyOnceFileSink(dir, 0, 1);
+      const restored = exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
       restored.restoreState!([state]);
       expect(visible(dir)).to.deep.equal(['a', 'b']);
       // The records after the checkpoint are replayed by the sources.
@@ -180,14 +180,14 @@ describe('exactlyOnceFileSink', () => {
     });
 
     it('does not commit a file twice when the checkpoint had already completed before the failure, or on a second restore', () => {
-      const old = exactlyOnceFileSink(dir, 0, 1);
+      const old = exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
       feed(old, ['a']);
       const state = snapshot(old, 1);
       old.notifyCheckpointComplete!(1);
       old.close!();
       expect(visible(dir)).to.deep.equal(['a']);
       for (let restores = 0; restores < 2; restores++) {
-        const restored = exactlyOnceFileSink(dir, 0, 1);
+        const restored = exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
         restored.restoreState!([state]);
         restored.close!();
       }
@@ -198,11 +198,11 @@ describe('exactlyOnceFileSink', () => {
     it('commits every old subtask\'s files exactly once when every restored subtask gets every state (3 → 2, 2 → 5, 4 → 1)', () => {
       for (const [from, to] of [[3, 2], [2, 5], [4, 1]] as const) {
         const out = join(dir, `${from}-${to}`);
-        const old = range(from).map((i) => exactlyOnceFileSink(out, i, from));
+        const old = range(from).map((i) => exactlyOnceFileSink(out, { subtask: i, parallelism: from, jobId: 'job', attempt: 0 }));
         old.forEach((sink, i) => feed(sink, [`from ${i}: 1`, `from ${i}: 2`]));
         const states = old.map((sink) => snapshot(sink, 7));
         old.forEach((sink) => sink.close!());
-        const restored = range(to).map((i) => exactlyOnceFileSink(out, i, to));
+        const restored = range(to).map((i) => exactlyOnceFileSink(out, { subtask: i, parallelism: to, jobId: 'job', attempt: 0 }));
         for (const sink of restored) sink.restoreState!(states);
         expect(visible(out), `${from} → ${to}`).to.deep.equal(range(from).flatMap((i) => [`from ${i}: 1`, `from ${i}: 2`]).sort());
         expect(readdirSync(out).filter(isCommitted)).to.have.length(from);
@@ -211,34 +211,34 @@ describe('exactlyOnceFileSink', () => {
     });
 
     it('has old subtask j\'s files committed by new subtask j mod p alone', () => {
-      const old = range(4).map((i) => exactlyOnceFileSink(dir, i, 4));
+      const old = range(4).map((i) => exactlyOnceFileSink(dir, { subtask: i, parallelism: 4, jobId: 'job', attempt: 0 }));
       old.forEach((sink, i) => feed(sink, [`from ${i}`]));
       const states = old.map((sink) => snapshot(sink, 1));
       old.forEach((sink) => sink.close!());
-      exactlyOnceFileSink(dir, 1, 2).restoreState!(states);
+      exactlyOnceFileSink(dir, { subtask: 1, parallelism: 2, jobId: 'job', attempt: 0 }).restoreState!(states);
       expect(visible(dir)).to.deep.equal(['from 1', 'from 3']);
-      exactlyOnceFileSink(dir, 0, 2).restoreState!(states);
+      exactlyOnceFileSink(dir, { subtask: 0, parallelism: 2, jobId: 'job', attempt: 0 }).restoreState!(states);
       expect(visible(dir)).to.deep.equal(['from 0', 'from 1', 'from 2', 'from 3']);
     });
 
     it('skips the missing state of an old subtask', () => {
-      const old = exactlyOnceFileSink(dir, 1, 2);
+      const old = exactlyOnceFileSink(dir, { subtask: 1, parallelism: 2, jobId: 'job', attempt: 0 });
       feed(old, ['b']);
       const state = snapshot(old, 1);
       old.close!();
-      exactlyOnceFileSink(dir, 0, 1).restoreState!([undefined, state]);
+      exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 }).restoreState!([undefined, state]);
       expect(visible(dir)).to.deep.equal(['b']);
     });
 
     it('fails clearly when a pending file of the checkpoint is gone', () => {
-      const old = exactlyOnceFileSink(dir, 0, 1);
+      const old = exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
       feed(old, ['a']);
       const state = snapshot(old, 1);
       old.close!();
       for (const name of readdirSync(dir)) unlinkSync(join(dir, name));
       let caught: unknown;
       try {
-        exactlyOnceFileSink(dir, 0, 1).restoreState!([state]);
+        exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 }).restoreState!([state]);
       } catch (error) {
         caught = error;
       }
@@ -251,7 +251,7 @@ describe('exactlyOnceFileSink', () => {
   it('fails clearly when it cannot create the output directory', () => {
     const blocker = join(dir, 'a-file');
     writeFileSync(blocker, '');
-    expect(() => exactlyOnceFileSink(join(blocker, 'out'), 0, 1)).to.throw(CloudflinkError, /cannot create the output directory/);
+    expect(() => exactlyOnceFileSink(join(blocker, 'out'), { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 })).to.throw(CloudflinkError, /cannot create the output directory/);
   });
 
   it('writes every record exactly once through failures, restores at other parallelisms and lost notifications (seeded runs)', function () {
@@ -270,7 +270,7 @@ describe('exactlyOnceFileSink', () => {
       let attempts = 0;
       for (;;) {
         attempts++;
-        const sinks = range(parallelism).map((i) => exactlyOnceFileSink(out, i, parallelism));
+        const sinks = range(parallelism).map((i) => exactlyOnceFileSink(out, { subtask: i, parallelism: parallelism, jobId: 'job', attempt: 0 }));
         if (completed) for (const sink of sinks) sink.restoreState!(completed.states);
         let offset = completed?.offset ?? 0;
         let failed = false;
@@ -331,5 +331,21 @@ describe('exactlyOnceFileSink', () => {
     expect(failures, 'runs that failed and were restored').to.be.greaterThan(40);
     expect(rescales, 'restores at another parallelism').to.be.greaterThan(25);
     expect(lateFailures, 'failures after the sinks finished, before the job did').to.be.greaterThan(3);
+  });
+
+  it('deletes on restore what earlier attempts wrote after the checkpoint, keeping what that checkpoint commits', () => {
+    const first = exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 0 });
+    first.process!('a', { emit: () => undefined });
+    const state = first.snapshotState!(1);
+    first.process!('b', { emit: () => undefined });
+    first.snapshotState!(2);
+    first.process!('c', { emit: () => undefined });
+    first.close!();
+    // The failure came before checkpoint 1 completed; attempt 1 restores checkpoint 1.
+    const second = exactlyOnceFileSink(dir, { subtask: 0, parallelism: 1, jobId: 'job', attempt: 1 });
+    second.restoreState!([state]);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.inprogress'))).to.deep.equal([]);
+    const committed = readdirSync(dir).filter((f) => f.startsWith('part-'));
+    expect(committed.map((f) => readFileSync(join(dir, f), 'utf8'))).to.deep.equal(['a\n']);
   });
 });
