@@ -165,3 +165,49 @@ describe('exactly-once through failures (real processes, kill -9)', function () 
     expect(run.stderr).to.match(/FAILING → RESTARTING/);
   });
 });
+
+describe('exactly-once with checkpoints in JetStream (Object Store and KV)', function () {
+  this.timeout(120_000);
+  let nats: TestNats;
+  let cluster: LocalCluster;
+  let client: ClusterClient;
+  let dir: string;
+  const previous = process.env.CLOUDFLINK_CHECKPOINT_STORAGE;
+
+  before(async () => {
+    nats = await startNats();
+    // The node processes read their configuration from the environment they inherit.
+    process.env.CLOUDFLINK_CHECKPOINT_STORAGE = 'jetstream';
+    cluster = await startProcessCluster(nats.url, 'ftjs', 3, 2);
+    client = await ClusterClient.connect(e2eConfig(nats.url, 'ftjs'));
+    dir = mkdtempSync(join(tmpdir(), 'cloudflink-ftjs-'));
+  });
+
+  after(async () => {
+    if (previous === undefined) delete process.env.CLOUDFLINK_CHECKPOINT_STORAGE;
+    else process.env.CLOUDFLINK_CHECKPOINT_STORAGE = previous;
+    await client?.close();
+    await cluster?.stop();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('restores from JetStream after a Task Manager is killed, with exact totals', async () => {
+    const output = join(dir, 'out');
+    const submitted = await runCli(['run', 'scripts/examples/keyed-counting.ts', '--param', `output=${output}`, '--param', `events=${EVENTS}`,
+      '--param', `keys=${KEYS}`, '--param', `rate=${RATE}`, '--parallelism', '4', ...clusterFlags(nats.url, 'ftjs')]);
+    const jobId = /submitted job (\w+)/.exec(submitted.stdout)![1]!;
+    await eventually(async () => (await client.status(jobId)).state === 'RUNNING', 'the job to run');
+    await new Promise((r) => setTimeout(r, 1500));
+    cluster.taskManagers.get('tm-2')!.kill('SIGKILL');
+    const result = await client.result(jobId);
+    expect(result.state, result.cause).to.equal('FINISHED');
+    const outcome = checkCounting(output, KEYS, EVENTS / KEYS);
+    expect(outcome.duplicates).to.equal(0);
+    expect(outcome.wrongKeys).to.deep.equal([]);
+    const completed: LifecycleEvent[] = [];
+    for await (const event of client.events(jobId)) if (event.type === 'checkpoint.completed') completed.push(event);
+    expect(completed.length).to.be.greaterThan(0);
+    for (const event of completed) expect((event as { pointer: string }).pointer).to.match(/^jetstream:\/\/CF_CHECKPOINTS_cf_ftjs\//);
+  });
+});
