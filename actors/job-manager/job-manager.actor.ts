@@ -246,7 +246,13 @@ export class JobManager implements Behavior<JobManagerMessage> {
         },
         later: (step) => this.system.tell(this.subjects.jobManager, { type: 'continue', step }),
         failJob: (cause) => this.failJob(run, cause, ctx),
-        settled: () => this.settle(run, ctx),
+        settled: () => {
+          if (run.restartWhenSettled) {
+            run.restartWhenSettled = false;
+            this.restart(run.jobId, run.attempt, ctx);
+          }
+          this.settle(run, ctx);
+        },
         storage: this.settings.storage,
         log: ctx.log.child({ jobId: run.jobId }),
       },
@@ -262,6 +268,11 @@ export class JobManager implements Behavior<JobManagerMessage> {
   private restart(jobId: string, attempt: number, ctx: ActorContext): void {
     const run = this.jobs.get(jobId);
     if (!run || run.status !== 'RESTARTING' || run.attempt !== attempt) return;
+    if (run.coordinator.persisting) {
+      // A checkpoint acknowledged before the failure is still being written: restore from it, not from the one before.
+      run.restartWhenSettled = true;
+      return;
+    }
     run.newAttempt();
     run.slotsReleased = false;
     ctx.log.info({ jobId, attempt: run.attempt, from: run.coordinator.latest?.pointer ?? run.restoreFrom?.pointer ?? 'nothing' }, 'restarting the job');

@@ -34,6 +34,8 @@ export class JobRun {
   /** TMs whose deploy reply has not arrived yet. */
   readonly pendingDeploys = new Set<string>();
   slotsReleased = false;
+  /** The restart is due but waits for a checkpoint being written to settle. */
+  restartWhenSettled = false;
   /** 0 for the first run, one more per restart; messages of other attempts are stale. */
   attempt = 0;
   coordinator!: CheckpointCoordinator;

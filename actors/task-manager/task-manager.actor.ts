@@ -34,6 +34,7 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
   readonly address: string;
   readonly incarnation = randomBytes(6).toString('hex');
   private jobManagerId?: string;
+  private previousJobManagerId?: string;
   private lastJobManagerHeartbeat = 0;
   private registering = false;
   /** Refused for good (for example an 11th TM): it stops asking. */
@@ -175,7 +176,10 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
   private async registered(jobManagerId: string, ctx: ActorContext): Promise<void> {
     // Tasks from before this registration belong to a job manager that has written them off.
     for (const address of [...this.tasks.keys()]) await this.remove(address);
-    this.finalCommits.clear();
+    // A new Job Manager restarts unfinished jobs from their checkpoints: their final commits would
+    // duplicate. The same Job Manager keeps them: it cancels (and so drops) what it restarts.
+    if (jobManagerId !== this.previousJobManagerId) this.finalCommits.clear();
+    this.previousJobManagerId = jobManagerId;
     this.jobManagerId = jobManagerId;
     this.lastJobManagerHeartbeat = ctx.clock.now();
     this.waitingLogged = false;
