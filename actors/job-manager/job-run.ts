@@ -57,7 +57,8 @@ export class JobRun {
     const input = { jobId, jobName: job.name, restartStrategy: job.restartStrategy };
     this.machine = createActor(jobMachine, resumed ? { snapshot: resumed.snapshot as Snapshot<unknown>, input } : { input });
     this.watchJob(log, resumed?.previous ?? null);
-    this.createTasks();
+    // A resumed job gets its tasks when it restarts; an ended one keeps only its record.
+    if (!resumed) this.createTasks();
   }
 
   /** Called after every change worth keeping (state, checkpoint): the Job Manager persists the job. */
