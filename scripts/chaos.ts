@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { killHard, startCountingCluster, type CountingCluster } from './bench/counting-cluster.ts';
-import { countingDescriptor, verifyCounting } from './bench/counting-job.ts';
+import { checkCommitted, countingDescriptor } from './bench/counting-job.ts';
 import { at, JobWatch } from './bench/job-watch.ts';
 import { Scope } from './bench/scope.ts';
 import { prng } from '../spec/helpers/random.ts';
@@ -120,13 +120,14 @@ async function chaosRun(counting: CountingCluster, output: string, victim: strin
   const into = ((killedAt - at(running)) / 1000).toFixed(2);
 
   const end = await watch.ended(120_000 + 5 * paceMs);
-  const check = verifyCounting(output, events, KEYS);
+  const check = await checkCommitted(output, events, KEYS, at(end));
   rmSync(output, { recursive: true, force: true });
   const back = watch.jobStates().find((e) => e.to === 'RUNNING' && e.from === 'RESTARTING' && at(e) >= killedAt);
   const restarts = watch.transitions().filter((t) => t === 'RESTARTING→RUNNING').length;
   const details = [
     endedBefore ? 'the job had ended before the kill' : back ? `RUNNING again after ${((at(back) - killedAt) / 1000).toFixed(2)} s` : 'never RUNNING again',
     ...(restarts > 1 ? [`${restarts} restarts`] : []),
+    ...(check.commitLagMs === undefined ? [] : [`final commit ${check.commitLagMs} ms after FINISHED`]),
     ...(end.to === 'FINISHED' ? [] : [`cause: ${end.cause ?? 'none given'}`]),
   ];
 

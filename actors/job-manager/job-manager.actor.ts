@@ -123,6 +123,18 @@ export class JobManager implements Behavior<JobManagerMessage> {
         return;
       case 'restart-due': return this.restart(msg.jobId, msg.attempt, ctx);
       case 'resume-jobs': return this.resumeJobs(ctx);
+      case 'job-committed': {
+        const run = this.jobs.get(msg.jobId);
+        if (!run || run.attempt !== msg.attempt || !run.committing?.delete(msg.tmId)) return;
+        this.settle(run, ctx);
+        return;
+      }
+      case 'commit-failed': {
+        const run = this.jobs.get(msg.jobId);
+        if (!run || run.attempt !== msg.attempt || !run.committing?.has(msg.tmId)) return;
+        this.commitLost(run, msg.tmId, msg.error.message, ctx);
+        return;
+      }
       case 'continue':
         msg.step();
         return;
@@ -340,6 +352,12 @@ export class JobManager implements Behavior<JobManagerMessage> {
     return { state: run.status };
   }
 
+  /** A final commit that cannot happen: the job restarts from its checkpoint, so nothing is lost (FINISHED means committed). */
+  private commitLost(run: JobRun, tmId: string, reason: string, ctx: ActorContext): void {
+    run.committing = undefined;
+    this.failJob(run, `the final commit on task manager ${tmId} failed: ${reason}`, ctx);
+  }
+
   /** Fails a job that is still alive, then cancels whatever of it still runs. */
   private failJob(run: JobRun, cause: string, ctx: ActorContext): void {
     if (run.status !== 'CREATED' && run.status !== 'RUNNING' && run.status !== 'RESTARTING') return;
@@ -365,12 +383,13 @@ export class JobManager implements Behavior<JobManagerMessage> {
 
   /** Moves the job on once its tasks allow it, and frees its slots when it ends. */
   private settle(run: JobRun, ctx: ActorContext): void {
-    // A savepoint being written when the last task finishes (stop-with-savepoint) completes first.
+    // A savepoint being written when the last task finishes (stop-with-savepoint) completes first;
+    // then the sinks' final commits run, and only once every TM has committed is the job FINISHED.
     if (run.status === 'RUNNING' && run.every((s) => s === 'FINISHED') && !run.coordinator.persisting) {
-      run.coordinator.stop('the job finished');
-      run.send({ type: 'ALL_TASKS_FINISHED' });
-      for (const tmId of new Set([...run.tasks.values()].flatMap((t) => (t.tmId ? [t.tmId] : [])))) {
-        ctx.tell<TaskManagerMessage>(this.subjects.taskManager(tmId), { type: 'job-finished', jobId: run.jobId });
+      if (!run.committing) this.commitJob(run, ctx);
+      else if (run.committing.size === 0) {
+        run.coordinator.stop('the job finished');
+        run.send({ type: 'ALL_TASKS_FINISHED' });
       }
     }
     if ((run.status === 'FAILING' || run.status === 'CANCELLING') && run.allTasksTerminal) {
@@ -387,6 +406,19 @@ export class JobManager implements Behavior<JobManagerMessage> {
       }
     }
     if (run.isTerminal) this.endJob(run, ctx);
+  }
+
+  private commitJob(run: JobRun, ctx: ActorContext): void {
+    const hosts = new Set([...run.tasks.values()].flatMap((t) => (t.tmId ? [t.tmId] : [])));
+    run.committing = new Set(hosts);
+    const { jobId, attempt } = run;
+    for (const tmId of hosts) {
+      ctx.ask(this.subjects.taskManager(tmId), { type: 'commit-job', jobId }, 30_000)
+        .then(() => this.system.tell(this.subjects.jobManager, { type: 'job-committed', jobId, attempt, tmId }))
+        .catch((error: unknown) => this.system.tell(this.subjects.jobManager,
+          { type: 'commit-failed', jobId, attempt, tmId, error: CloudflinkError.toWire(error) }));
+    }
+    this.settle(run, ctx);
   }
 
   private releaseSlots(run: JobRun, ctx: ActorContext): void {
@@ -463,6 +495,7 @@ export class JobManager implements Behavior<JobManagerMessage> {
         }
       }
       if (hit) this.failJob(run, cause, ctx);
+      else if (run.committing?.has(tmId)) this.commitLost(run, tmId, cause, ctx);
       this.settle(run, ctx);
     }
   }

@@ -36,6 +36,8 @@ export class JobRun {
   slotsReleased = false;
   /** The restart is due but waits for a checkpoint being written to settle. */
   restartWhenSettled = false;
+  /** Every task finished: the TMs still running the final commits of the sinks. Undefined before that phase. */
+  committing?: Set<string>;
   /** 0 for the first run, one more per restart; messages of other attempts are stale. */
   attempt = 0;
   coordinator!: CheckpointCoordinator;
@@ -70,6 +72,7 @@ export class JobRun {
     this.tasks.clear();
     this.metrics.clear();
     this.pendingDeploys.clear();
+    this.committing = undefined;
     this.attempt++;
     this.createTasks();
   }

@@ -57,6 +57,8 @@ export type JobManagerMessage =
   | { type: 'restart-due'; jobId: string; attempt: number }
   /** At start: take over the jobs a previous Job Manager of this cluster was running. */
   | { type: 'resume-jobs' }
+  | { type: 'job-committed'; jobId: string; attempt: number; tmId: string }
+  | { type: 'commit-failed'; jobId: string; attempt: number; tmId: string; error: WireError }
   /** Local only: the continuation of an async step, run in the mailbox. */
   | { type: 'continue'; step: () => void };
 

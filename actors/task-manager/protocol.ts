@@ -13,8 +13,8 @@ export type TaskManagerMessage =
   // from its operator instances
   /** `commit`: a sink's final commit, held (in this process) until the job has FINISHED. */
   | { type: 'task-finished'; address: string; metrics: TaskMetrics; collected?: unknown[]; commit?: () => void }
-  /** The whole job FINISHED: run the final commits of its sinks here. */
-  | { type: 'job-finished'; jobId: string }
+  /** Every task of the job finished: run the final commits of its sinks here (an ask; the job is FINISHED once every TM answered). */
+  | { type: 'commit-job'; jobId: string }
   | { type: 'actor.child-failed'; child: string; error: WireError }
   // from itself
   | { type: 'tick' }

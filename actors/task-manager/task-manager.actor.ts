@@ -90,17 +90,12 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
           this.report(ctx, task, 'RUNNING');
         }
         return;
-      case 'job-finished': {
+      case 'commit-job': {
         const commits = this.finalCommits.get(msg.jobId) ?? [];
         this.finalCommits.delete(msg.jobId);
-        for (const commit of commits) {
-          try {
-            commit();
-          } catch (error) {
-            ctx.log.error({ err: error, jobId: msg.jobId }, 'a final commit failed');
-          }
-        }
-        return;
+        // A commit that throws fails the ask, and with it the job: FINISHED means committed.
+        for (const commit of commits) commit();
+        return { committed: commits.length };
       }
       case 'cancel-job':
         // What a sink left for the final commit is given up with the job's run: a restart replays it.

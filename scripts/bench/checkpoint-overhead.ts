@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CheckpointEvent } from '../../lib/events/index.ts';
 import { startCountingCluster, type CountingCluster } from './counting-cluster.ts';
-import { countingDescriptor, verifyCounting, type CountingCheck } from './counting-job.ts';
+import { checkCommitted, countingDescriptor, type CountingCheck } from './counting-job.ts';
 import { cpuMeter, machineMeter } from './cpu.ts';
 import { at, JobWatch } from './job-watch.ts';
 import type { Scope } from './scope.ts';
@@ -101,7 +101,7 @@ async function countingRun(cluster: CountingCluster, options: OverheadOptions, c
   const result = await cluster.client.status(jobId);
   const runningSeconds = (at(end) - at(running)) / 1000;
   const completed = watch.events.filter((e): e is Extract<CheckpointEvent, { type: 'checkpoint.completed' }> => e.type === 'checkpoint.completed');
-  const check = verifyCounting(output, events, keys);
+  const check = await checkCommitted(output, events, keys, at(end));
   rmSync(output, { recursive: true, force: true });
   const ours = Object.values(cpuSeconds).reduce((sum, s) => sum + s, 0);
   return {

@@ -29,6 +29,8 @@ const LEGEND = [
   'events/s: events ÷ the job\'s RUNNING → FINISHED time as the Job Manager stamped it (deployment excluded);',
   '  the runs alternate (off, on, on, off, …) on one cluster after a warm-up run, so both variants share the machine\'s state.',
   'with ÷ without: events/s with checkpoints ÷ events/s without, for each pair of runs made back to back.',
+  'cluster CPU: CPU seconds of nats-server, the Job Manager and the Task Managers during the run (from /proc), per million events;',
+  '  less disturbed by other work on the machine than events/s, so a cross-check of the ratio above.',
   'recovery: kill -9 of a Task Manager (this process\'s clock) → the Job Manager\'s RESTARTING → RUNNING event,',
   '  which it emits once every redeployed task has been accepted by its Task Manager, not once records flow again;',
   '  detect = kill → FAILING, cancel = FAILING → RESTARTING, redeploy = RESTARTING → RUNNING (includes the job\'s 200 ms restart delay);',
@@ -55,6 +57,9 @@ export function formatCheckpointingReport(report: CheckpointingReport): string {
     { measure: 'events/s, no checkpoints', figures: spreadOf(off.map((x) => x.eventsPerSecond)), unit: rate, output: exact(off) },
     { measure: `events/s, exactly-once every ${t.checkpointMs / 1000} s`, figures: spreadOf(on.map((x) => x.eventsPerSecond)), unit: rate, output: exact(on) },
     { measure: '  with ÷ without', figures: ratio, unit: (v) => v.toFixed(2), goal: `≥ ${goals.throughputRatio}`, met: ratio.median >= goals.throughputRatio },
+    { measure: 'cluster CPU s per M events, no checkpoints', figures: spreadOf(off.map(cpuPerMillion(t.events))), unit: seconds },
+    { measure: 'cluster CPU s per M events, exactly-once', figures: spreadOf(on.map(cpuPerMillion(t.events))), unit: seconds },
+    { measure: '  without ÷ with', figures: spreadOf(on.map((x, i) => clusterCpu(off[i]!) / clusterCpu(x))), unit: (v) => v.toFixed(2) },
     { measure: 'recovery s, kill -9 TM → RUNNING', figures: recoverySeconds, unit: seconds, goal: `≤ ${goals.recoverySeconds} s`, met: recoverySeconds.median <= goals.recoverySeconds, output: exact(runs) },
     { measure: '  ms detect (→ FAILING)', figures: spreadOf(runs.map((x) => x.detectMs)), unit: ms },
     { measure: '  ms cancel (→ RESTARTING)', figures: spreadOf(runs.map((x) => x.cancelMs)), unit: ms },
@@ -97,8 +102,23 @@ function notes(report: CheckpointingReport): string[] {
       `${run.firstCheckpointMs === undefined ? '' : `, first checkpoint after ${(run.firstCheckpointMs / 1000).toFixed(2)} s`}` +
       `${run.restarts > 1 ? `, ${run.restarts} restarts` : ''}; job ${run.jobSeconds.toFixed(1)} s; ${run.check.verdict}; cause: ${run.cause}`);
   }
-  for (const f of [...off, ...on, ...runs]) if (!f.check.exact) lines.push(`WRONG OUTPUT: ${f.check.verdict}`);
+  const all = [...off, ...on, ...runs];
+  const lags = all.flatMap((f) => (f.check.commitLagMs === undefined ? [] : [f.check.commitLagMs]));
+  if (lags.length > 0) {
+    lines.push(`final commit: in ${lags.length} of ${all.length} runs the part-* files were still changing when FINISHED arrived here; ` +
+      `last change ${Math.min(...lags)}–${Math.max(...lags)} ms after the FINISHED event (output read at FINISHED would be short)`);
+  }
+  for (const f of all) if (!f.check.exact) lines.push(`WRONG OUTPUT: ${f.check.verdict}`);
   return lines;
+}
+
+/** CPU seconds of the cluster's processes (not this client) during a run. */
+function clusterCpu(run: CountingRunFigures): number {
+  return Object.entries(run.cpuSeconds).reduce((sum, [name, seconds]) => (name === 'client' ? sum : sum + seconds), 0);
+}
+
+function cpuPerMillion(events: number): (run: CountingRunFigures) => number {
+  return (run) => clusterCpu(run) / (events / 1e6);
 }
 
 function medianCpu(figures: CountingRunFigures[]): Record<string, number> {

@@ -3,6 +3,7 @@
  * descriptor (with or without checkpointing), and the check of its committed output against
  * an unbroken run.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadJobFile } from '../../lib/cli/job-file.ts';
 import type { JobDescriptor } from '../../lib/descriptor/types.ts';
@@ -41,7 +42,31 @@ export interface CountingCheck {
   /** 'exact', or what is wrong, in a few words. */
   verdict: string;
   outcome: CountingOutcome;
+  /** The last change to the committed files seen after FINISHED, in ms after its event; undefined when none was seen. */
+  commitLagMs?: number;
+  /** checkCounting's own time. */
   seconds: number;
+}
+
+/**
+ * Checks the committed output of a job that FINISHED at `finishedAt` (epoch ms). The sinks'
+ * final commit lands only after the Job Manager announces FINISHED, so the files are first
+ * watched until they have been still for `quietMs`: a commit later than that shows as a wrong
+ * count, never as a false "exact".
+ */
+export async function checkCommitted(output: string, events: number, keys: number, finishedAt: number, quietMs = 500): Promise<CountingCheck> {
+  const listing = (): string => (existsSync(output) ? readdirSync(output).filter((f) => f.startsWith('part-')).sort().join('\n') : '');
+  let last = listing();
+  let changedAt: number | undefined;
+  for (let stillSince = Date.now(); Date.now() - stillSince < quietMs;) {
+    await new Promise((r) => setTimeout(r, 10));
+    const now = listing();
+    if (now !== last) {
+      last = now;
+      changedAt = stillSince = Date.now();
+    }
+  }
+  return { ...verifyCounting(output, events, keys), commitLagMs: changedAt === undefined ? undefined : changedAt - finishedAt };
 }
 
 export function verifyCounting(output: string, events: number, keys: number): CountingCheck {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CheckpointEvent } from '../../lib/events/index.ts';
 import { killHard, startCountingCluster } from './counting-cluster.ts';
-import { countingDescriptor, verifyCounting, type CountingCheck } from './counting-job.ts';
+import { checkCommitted, countingDescriptor, type CountingCheck } from './counting-job.ts';
 import { at, JobWatch } from './job-watch.ts';
 import type { Scope } from './scope.ts';
 import type { Progress } from './wordcount.ts';
@@ -81,7 +81,7 @@ export async function recoveryTime(options: RecoveryOptions, scope: Scope, progr
     if (end.to !== 'FINISHED') throw new Error(`job ${jobId} ended ${end.to}: ${end.cause ?? 'no cause given'}`);
     const checkpoint = watch.events.find((e): e is Extract<CheckpointEvent, { type: 'checkpoint.completed' }> =>
       e.type === 'checkpoint.completed' && at(e) >= at(back));
-    const check = verifyCounting(output, options.events, options.keys);
+    const check = await checkCommitted(output, options.events, options.keys, at(end));
     rmSync(output, { recursive: true, force: true });
     const figures: RecoveryRun = {
       victim,
