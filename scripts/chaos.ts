@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { killHard, startCountingCluster, type CountingCluster } from './bench/counting-cluster.ts';
+import { killHard, startCountingCluster, withLogs, type CountingCluster } from './bench/counting-cluster.ts';
 import { checkCommitted, countingDescriptor } from './bench/counting-job.ts';
 import { at, JobWatch } from './bench/job-watch.ts';
 import { Scope } from './bench/scope.ts';
@@ -94,9 +94,12 @@ try {
     // Drawn before the run, so a replay makes the same choices whatever happened in earlier runs.
     const victim = kill === 'tm' ? `tm-${1 + Math.floor(random() * TASK_MANAGERS)}` : 'jm';
     const afterMs = Math.round(random() * 0.9 * paceMs);
-    const line = await chaosRun(cluster, join(dir, `out-${run}`), victim, afterMs);
+    const line = await chaosRun(cluster, join(dir, `out-${run}`), victim, afterMs).catch((error: unknown) => {
+      throw withLogs(new Error(`run ${run}/${runs} (${victim} after ${afterMs} ms): ${(error as Error).message}`, { cause: error }), cluster);
+    });
     process.stdout.write(`run ${run}/${runs}: ${line.text}\n`);
     if (line.exact) exact++;
+    else progress(withLogs(new Error(`run ${run}/${runs} was not exact`), cluster).message);
   }
 } catch (error) {
   if (!interrupted) progress(`failed: ${(error as Error).stack ?? String(error)}`);

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CheckpointEvent } from '../../lib/events/index.ts';
-import { startCountingCluster, type CountingCluster } from './counting-cluster.ts';
+import { startCountingCluster, withLogs, type CountingCluster } from './counting-cluster.ts';
 import { checkCommitted, countingDescriptor, type CountingCheck } from './counting-job.ts';
 import { cpuMeter, machineMeter } from './cpu.ts';
 import { at, JobWatch } from './job-watch.ts';
@@ -57,29 +57,33 @@ export async function checkpointOverhead(options: OverheadOptions, scope: Scope,
   progress(`throughput: starting nats-server, a Job Manager and ${options.taskManagers} Task Managers × ${options.slots} slots`);
   const cluster = await startCountingCluster({ taskManagers: options.taskManagers, slots: options.slots, dir }, scope);
 
-  // The first job on fresh processes runs cold (JIT, connections): a smaller one goes first, checked but not counted.
-  const warmUp = { ...options, events: options.keys * Math.max(1, Math.round(options.events / options.keys / 5)) };
-  progress(`throughput: a warm-up run of ${warmUp.events.toLocaleString('en-US')} events (not measured)`);
-  const warm = await countingRun(cluster, warmUp, true, join(dir, 'warm-up'));
-  if (!warm.check.exact) throw new Error(`the warm-up run's output is ${warm.check.verdict}`);
-
   const off: CountingRunFigures[] = [];
   const on: CountingRunFigures[] = [];
   const ratios: number[] = [];
-  for (let repeat = 0; repeat < options.repeats; repeat++) {
-    // Alternating which goes first, so that neither variant always follows the other.
-    const order = repeat % 2 === 0 ? [false, true] : [true, false];
-    const pair: Partial<Record<'on' | 'off', CountingRunFigures>> = {};
-    for (const checkpointing of order) {
-      const name = checkpointing ? `exactly-once every ${options.checkpointMs} ms` : 'no checkpoints';
-      progress(`throughput ${repeat + 1}/${options.repeats}: ${name}`);
-      const run = await countingRun(cluster, options, checkpointing, join(dir, `out-${repeat}-${checkpointing ? 'on' : 'off'}`));
-      progress(`throughput ${repeat + 1}/${options.repeats}: ${name}: ${Math.round(run.eventsPerSecond).toLocaleString('en-US')} events/s ` +
-        `(${run.runningSeconds.toFixed(2)} s running, ${run.checkpoints} checkpoints), output ${run.check.verdict} (checked in ${run.check.seconds.toFixed(1)} s)`);
-      (checkpointing ? on : off).push(run);
-      pair[checkpointing ? 'on' : 'off'] = run;
+  try {
+    // The first job on fresh processes runs cold (JIT, connections): a smaller one goes first, checked but not counted.
+    const warmUp = { ...options, events: options.keys * Math.max(1, Math.round(options.events / options.keys / 5)) };
+    progress(`throughput: a warm-up run of ${warmUp.events.toLocaleString('en-US')} events (not measured)`);
+    const warm = await countingRun(cluster, warmUp, true, join(dir, 'warm-up'));
+    if (!warm.check.exact) throw new Error(`the warm-up run's output is ${warm.check.verdict}`);
+
+    for (let repeat = 0; repeat < options.repeats; repeat++) {
+      // Alternating which goes first, so that neither variant always follows the other.
+      const order = repeat % 2 === 0 ? [false, true] : [true, false];
+      const pair: Partial<Record<'on' | 'off', CountingRunFigures>> = {};
+      for (const checkpointing of order) {
+        const name = checkpointing ? `exactly-once every ${options.checkpointMs} ms` : 'no checkpoints';
+        progress(`throughput ${repeat + 1}/${options.repeats}: ${name}`);
+        const run = await countingRun(cluster, options, checkpointing, join(dir, `out-${repeat}-${checkpointing ? 'on' : 'off'}`));
+        progress(`throughput ${repeat + 1}/${options.repeats}: ${name}: ${Math.round(run.eventsPerSecond).toLocaleString('en-US')} events/s ` +
+          `(${run.runningSeconds.toFixed(2)} s running, ${run.checkpoints} checkpoints), output ${run.check.verdict} (checked in ${run.check.seconds.toFixed(1)} s)`);
+        (checkpointing ? on : off).push(run);
+        pair[checkpointing ? 'on' : 'off'] = run;
+      }
+      ratios.push(pair.on!.eventsPerSecond / pair.off!.eventsPerSecond);
     }
-    ratios.push(pair.on!.eventsPerSecond / pair.off!.eventsPerSecond);
+  } catch (error) {
+    throw withLogs(error, cluster);
   }
   // Gone before the next section measures anything.
   await cluster.stop();

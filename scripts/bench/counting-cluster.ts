@@ -4,6 +4,7 @@
  * with kill -9 and waiting for it to be whole again.
  */
 import type { ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClusterClient } from '../../lib/client/index.ts';
 import { startLocalCluster, type LocalCluster } from '../../lib/cluster/local.ts';
@@ -29,6 +30,8 @@ export interface CountingCluster {
   pids(): Pids;
   /** Resolves once every Task Manager is registered and every slot free; tolerates a Job Manager still starting. */
   whole(timeoutMs?: number): Promise<void>;
+  /** The last warnings and errors of every node (logs are at level warn), to explain a failure before the temp dir goes. */
+  logTail(lines?: number): string;
   /** Closes the client and stops every node; once, however often it is called (the scope calls it too). */
   stop(): Promise<void>;
 }
@@ -60,6 +63,7 @@ export async function startCountingCluster(options: CountingClusterOptions, scop
 
   return {
     cluster, client: connected, taskManagers: options.taskManagers, slots: options.slots, stop,
+    logTail: (lines = 10) => logTail(join(options.dir, 'logs'), lines),
     pids: () => ({
       'nats-server': cluster.nats?.process.pid,
       jobmanager: cluster.jobManager.pid,
@@ -82,6 +86,16 @@ export async function startCountingCluster(options: CountingClusterOptions, scop
   };
 }
 
+/** The error with the nodes' last warnings and errors added to its message: what the temp dir's logs said before they went. */
+export function withLogs(error: unknown, counting: CountingCluster): Error {
+  const original = error instanceof Error ? error : new Error(String(error));
+  const tail = counting.logTail();
+  if (!tail) return original;
+  const explained = new Error(`${original.message}\nthe nodes' last log lines:\n${tail}`, { cause: original });
+  explained.stack = [explained.message, ...(original.stack?.split('\n').slice(1) ?? [])].join('\n');
+  return explained;
+}
+
 /** kill -9; resolves with the moment the signal was sent (epoch ms) once the process is gone. */
 export async function killHard(child: ChildProcess): Promise<number> {
   if (child.exitCode !== null || child.signalCode !== null) throw new Error(`process ${child.pid} had already exited`);
@@ -90,4 +104,12 @@ export async function killHard(child: ChildProcess): Promise<number> {
   const killedAt = Date.now();
   await exited;
   return killedAt;
+}
+
+function logTail(logDir: string, lines: number): string {
+  if (!existsSync(logDir)) return '';
+  return readdirSync(logDir).sort().flatMap((file) => {
+    const tail = readFileSync(join(logDir, file), 'utf8').split('\n').filter((line) => line !== '').slice(-lines);
+    return tail.length === 0 ? [] : [`--- ${file} (last ${tail.length} lines)`, ...tail];
+  }).join('\n');
 }

@@ -49,10 +49,10 @@ export interface CountingCheck {
 }
 
 /**
- * Checks the committed output of a job that FINISHED at `finishedAt` (epoch ms). The sinks'
- * final commit lands only after the Job Manager announces FINISHED, so the files are first
- * watched until they have been still for `quietMs`: a commit later than that shows as a wrong
- * count, never as a false "exact".
+ * Checks the committed output of a job that FINISHED at `finishedAt` (epoch ms). FINISHED is
+ * to mean committed; the files are still watched until they have been still for `quietMs`, so
+ * that a commit landing after FINISHED is measured (commitLagMs) rather than a flaky check. A
+ * commit later than that shows as a wrong count, never as a false "exact".
  */
 export async function checkCommitted(output: string, events: number, keys: number, finishedAt: number, quietMs = 500): Promise<CountingCheck> {
   const listing = (): string => (existsSync(output) ? readdirSync(output).filter((f) => f.startsWith('part-')).sort().join('\n') : '');

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CheckpointEvent } from '../../lib/events/index.ts';
-import { killHard, startCountingCluster } from './counting-cluster.ts';
+import { killHard, startCountingCluster, withLogs } from './counting-cluster.ts';
 import { checkCommitted, countingDescriptor, type CountingCheck } from './counting-job.ts';
 import { at, JobWatch } from './job-watch.ts';
 import type { Scope } from './scope.ts';
@@ -59,49 +59,53 @@ export async function recoveryTime(options: RecoveryOptions, scope: Scope, progr
   const counting = await startCountingCluster({ taskManagers, slots, heartbeat, dir }, scope);
   const { cluster, client } = counting;
   const runs: RecoveryRun[] = [];
-  for (let run = 0; run < options.runs; run++) {
-    const output = join(dir, `out-${run}`);
-    const descriptor = await countingDescriptor({ ...options, output });
-    const jobId = await client.submit(descriptor);
-    const watch = JobWatch.follow(client, jobId);
-    const running = await watch.state('RUNNING', 0, 60_000, 'CREATED');
-    await new Promise((r) => setTimeout(r, Math.max(0, at(running) + options.killAfterMs - Date.now())));
-    if (watch.jobStates().some((e) => e.to !== 'CREATED' && e.to !== 'RUNNING')) {
-      throw new Error(`job ${jobId} was no longer just RUNNING at the kill (${watch.transitions().join(', ')}): raise --recovery-events or lower the rate`);
+  try {
+    for (let run = 0; run < options.runs; run++) {
+      const output = join(dir, `out-${run}`);
+      const descriptor = await countingDescriptor({ ...options, output });
+      const jobId = await client.submit(descriptor);
+      const watch = JobWatch.follow(client, jobId);
+      const running = await watch.state('RUNNING', 0, 60_000, 'CREATED');
+      await new Promise((r) => setTimeout(r, Math.max(0, at(running) + options.killAfterMs - Date.now())));
+      if (watch.jobStates().some((e) => e.to !== 'CREATED' && e.to !== 'RUNNING')) {
+        throw new Error(`job ${jobId} was no longer just RUNNING at the kill (${watch.transitions().join(', ')}): raise --recovery-events or lower the rate`);
+      }
+      // Every Task Manager hosts a task (the scheduler spreads them): take each in turn.
+      const victim = `tm-${1 + (run % taskManagers)}`;
+      const killedAt = await killHard(cluster.taskManagers.get(victim)!);
+      progress(`recovery ${run + 1}/${options.runs}: killed ${victim} ${((killedAt - at(running)) / 1000).toFixed(2)} s into the job`);
+
+      const failing = await watch.state('FAILING', killedAt, 60_000);
+      const restarting = await watch.state('RESTARTING', at(failing), 60_000);
+      const back = await watch.state('RUNNING', at(restarting), 60_000, 'RESTARTING');
+      const end = await watch.ended(10 * 60_000);
+      if (end.to !== 'FINISHED') throw new Error(`job ${jobId} ended ${end.to}: ${end.cause ?? 'no cause given'}`);
+      const checkpoint = watch.events.find((e): e is Extract<CheckpointEvent, { type: 'checkpoint.completed' }> =>
+        e.type === 'checkpoint.completed' && at(e) >= at(back));
+      const check = await checkCommitted(output, options.events, options.keys, at(end));
+      rmSync(output, { recursive: true, force: true });
+      const figures: RecoveryRun = {
+        victim,
+        recoveryMs: at(back) - killedAt,
+        detectMs: at(failing) - killedAt,
+        cancelMs: at(restarting) - at(failing),
+        redeployMs: at(back) - at(restarting),
+        firstCheckpointMs: checkpoint ? at(checkpoint) - killedAt : undefined,
+        cause: failing.cause ?? '',
+        restarts: watch.transitions().filter((t) => t === 'RESTARTING→RUNNING').length,
+        jobSeconds: (at(end) - at(running)) / 1000,
+        check,
+      };
+      runs.push(figures);
+      progress(`recovery ${run + 1}/${options.runs}: RUNNING again after ${(figures.recoveryMs / 1000).toFixed(2)} s ` +
+        `(detect ${figures.detectMs} ms, cancel ${figures.cancelMs} ms, redeploy ${figures.redeployMs} ms); output ${check.verdict}`);
+
+      // The next run starts on the whole cluster again.
+      await cluster.startTaskManager(victim);
+      await counting.whole();
     }
-    // Every Task Manager hosts a task (the scheduler spreads them): take each in turn.
-    const victim = `tm-${1 + (run % taskManagers)}`;
-    const killedAt = await killHard(cluster.taskManagers.get(victim)!);
-    progress(`recovery ${run + 1}/${options.runs}: killed ${victim} ${((killedAt - at(running)) / 1000).toFixed(2)} s into the job`);
-
-    const failing = await watch.state('FAILING', killedAt, 60_000);
-    const restarting = await watch.state('RESTARTING', at(failing), 60_000);
-    const back = await watch.state('RUNNING', at(restarting), 60_000, 'RESTARTING');
-    const end = await watch.ended(10 * 60_000);
-    if (end.to !== 'FINISHED') throw new Error(`job ${jobId} ended ${end.to}: ${end.cause ?? 'no cause given'}`);
-    const checkpoint = watch.events.find((e): e is Extract<CheckpointEvent, { type: 'checkpoint.completed' }> =>
-      e.type === 'checkpoint.completed' && at(e) >= at(back));
-    const check = await checkCommitted(output, options.events, options.keys, at(end));
-    rmSync(output, { recursive: true, force: true });
-    const figures: RecoveryRun = {
-      victim,
-      recoveryMs: at(back) - killedAt,
-      detectMs: at(failing) - killedAt,
-      cancelMs: at(restarting) - at(failing),
-      redeployMs: at(back) - at(restarting),
-      firstCheckpointMs: checkpoint ? at(checkpoint) - killedAt : undefined,
-      cause: failing.cause ?? '',
-      restarts: watch.transitions().filter((t) => t === 'RESTARTING→RUNNING').length,
-      jobSeconds: (at(end) - at(running)) / 1000,
-      check,
-    };
-    runs.push(figures);
-    progress(`recovery ${run + 1}/${options.runs}: RUNNING again after ${(figures.recoveryMs / 1000).toFixed(2)} s ` +
-      `(detect ${figures.detectMs} ms, cancel ${figures.cancelMs} ms, redeploy ${figures.redeployMs} ms); output ${check.verdict}`);
-
-    // The next run starts on the whole cluster again.
-    await cluster.startTaskManager(victim);
-    await counting.whole();
+  } catch (error) {
+    throw withLogs(error, counting);
   }
   await counting.stop();
   return runs;

@@ -28,8 +28,9 @@ describe('exactly-once through failures (real processes, kill -9)', function () 
 
   before(async () => {
     nats = await startNats();
-    // 3 TMs × 2 slots for a job of parallelism 4: after losing one TM, 4 slots remain.
-    cluster = await startProcessCluster(nats.url, 'ft', 3, 2);
+    // 2 TMs × 2 slots for a job of parallelism 4, as the issue asks: a killed TM is replaced at
+    // once (as a supervisor would), and the job waits for its slots, then restores.
+    cluster = await startProcessCluster(nats.url, 'ft', 2, 2);
     client = await ClusterClient.connect(e2eConfig(nats.url, 'ft'));
     dir = mkdtempSync(join(tmpdir(), 'cloudflink-ft-'));
   });
@@ -41,11 +42,17 @@ describe('exactly-once through failures (real processes, kill -9)', function () 
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** kill -9 of a Task Manager, and a replacement with the same id started at once. */
+  async function killTaskManager(tmId: string): Promise<void> {
+    cluster.taskManagers.get(tmId)!.kill('SIGKILL');
+    killed = tmId;
+    await cluster.startTaskManager(tmId);
+  }
+
   afterEach(async () => {
     if (!killed) return;
-    await cluster.startTaskManager(killed);
     killed = undefined;
-    await eventually(async () => (await client.cluster()).taskManagers.length === 3, 'three task managers again');
+    await eventually(async () => (await client.cluster()).taskManagers.length === 2, 'both task managers registered again');
   });
 
   /** Starts the keyed counting job through the CLI; resolves with its id once it runs, and its end. */
@@ -79,9 +86,8 @@ describe('exactly-once through failures (real processes, kill -9)', function () 
       const output = join(dir, `tm-kill-${run}`);
       const { jobId, ended } = await startCounting(output);
       await new Promise((r) => setTimeout(r, 300 + random() * 2500));
-      const victim = `tm-${1 + Math.floor(random() * 3)}`;
-      cluster.taskManagers.get(victim)!.kill('SIGKILL');
-      killed = victim;
+      const victim = `tm-${1 + Math.floor(random() * 2)}`;
+      await killTaskManager(victim);
 
       const result = await ended;
       expect(result.state, result.cause).to.equal('FINISHED');
@@ -142,8 +148,7 @@ describe('exactly-once through failures (real processes, kill -9)', function () 
     const output = join(dir, 'at-least-once');
     const { ended } = await startCounting(output, { mode: 'at-least-once' });
     await new Promise((r) => setTimeout(r, 1200));
-    cluster.taskManagers.get('tm-3')!.kill('SIGKILL');
-    killed = 'tm-3';
+    await killTaskManager('tm-2');
     expect((await ended).state).to.equal('FINISHED');
     const outcome = checkCounting(output, KEYS, EVENTS / KEYS);
     for (const [key, total] of outcome.totals) expect(total, `key ${key}`).to.be.at.least(EVENTS / KEYS);
