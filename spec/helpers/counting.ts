@@ -24,7 +24,9 @@ export function checkCounting(directory: string, keys: number, perKey: number): 
       if (!line) continue;
       const [key, count] = line.split(' ').map(Number) as [number, number];
       lines++;
-      counts.set(key, [...(counts.get(key) ?? []), count]);
+      const seen = counts.get(key);
+      if (seen) seen.push(count);
+      else counts.set(key, [count]);
     }
   }
   const wrongKeys: number[] = [];
