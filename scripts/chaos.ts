@@ -10,10 +10,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { killHard, startCountingCluster, withLogs, type CountingCluster } from './bench/counting-cluster.ts';
 import { checkCommitted, countingDescriptor } from './bench/counting-job.ts';
 import { at, JobWatch } from './bench/job-watch.ts';
+import { commandLine } from './bench/args.ts';
 import { Scope } from './bench/scope.ts';
 import { prng } from '../spec/helpers/random.ts';
 
@@ -25,46 +25,21 @@ const TASK_MANAGERS = 3;
 interface Options { runs: number; events: number; rate: number; kill: 'tm' | 'jm'; seed: number }
 
 function options(): Options {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        runs: { type: 'string', default: '5' },
-        events: { type: 'string', default: '1000000' },
-        rate: { type: 'string', default: '250000' },
-        kill: { type: 'string', default: 'tm' },
-        seed: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    usageError((error as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
-  const whole = (flag: string, value: string, min: number): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) usageError(`--${flag} expects a whole number of at least ${min}, got '${value}'`);
-    return n;
-  };
-  if (values.kill !== 'tm' && values.kill !== 'jm') usageError(`--kill expects tm or jm, got '${values.kill}'`);
-  const events = whole('events', values.events, KEYS);
+  const { text, number, fail } = commandLine({
+    runs: { default: '5' }, events: { default: '1000000' }, rate: { default: '250000' }, kill: { default: 'tm' }, seed: {},
+  }, USAGE);
+  const kill = text('kill');
+  if (kill !== 'tm' && kill !== 'jm') return fail(`--kill expects tm or jm, got '${kill}'`);
+  const events = number('events', { min: KEYS });
   // The output check needs every key to get the same number of events.
-  if (events % KEYS !== 0) usageError(`--events must be a multiple of ${KEYS}, the job's keys`);
+  if (events % KEYS !== 0) fail(`--events must be a multiple of ${KEYS}, the job's keys`);
   return {
-    runs: whole('runs', values.runs, 1),
+    runs: number('runs'),
     events,
-    rate: whole('rate', values.rate, 1),
-    kill: values.kill,
-    seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : whole('seed', values.seed, 0),
+    rate: number('rate'),
+    kill,
+    seed: text('seed') === undefined ? Math.floor(Math.random() * 2 ** 31) : number('seed', { min: 0 }),
   };
-}
-
-function usageError(message: string): never {
-  process.stderr.write(`${message}\n${USAGE}`);
-  process.exit(2);
 }
 
 const chosen = options();

@@ -41,6 +41,12 @@ interface RegisteredTaskManager {
   slots: number;
   usedSlots: number;
   lastHeartbeat: number;
+  /**
+   * Its slots are offered to the Scheduler on its first heartbeat after registering: a TM
+   * heartbeats only once it has taken in the registration and dropped tasks of an earlier Job
+   * Manager, so nothing is deployed to it before that.
+   */
+  offered: boolean;
 }
 
 /**
@@ -445,8 +451,7 @@ export class JobManager implements Behavior<JobManagerMessage> {
       ctx.log.warn({ tmId }, error.message);
       throw error;
     }
-    this.taskManagers.set(tmId, { tmId, incarnation, slots, usedSlots: 0, lastHeartbeat: ctx.clock.now() });
-    ctx.tell<SchedulerMessage>(this.subjects.scheduler, { type: 'tm-added', tmId, slots });
+    this.taskManagers.set(tmId, { tmId, incarnation, slots, usedSlots: 0, lastHeartbeat: ctx.clock.now(), offered: false });
     this.events.publish({ type: 'tm.registered', tmId, slots, at: new Date().toISOString() });
     ctx.log.info({ tmId, slots }, 'task manager registered');
     return { jobManagerId: this.id, heartbeatIntervalMs: this.settings.heartbeatIntervalMs, heartbeatTimeoutMs: this.settings.heartbeatTimeoutMs };
@@ -460,6 +465,10 @@ export class JobManager implements Behavior<JobManagerMessage> {
     }
     tm.lastHeartbeat = ctx.clock.now();
     tm.usedSlots = msg.usedSlots;
+    if (!tm.offered) {
+      tm.offered = true;
+      ctx.tell<SchedulerMessage>(this.subjects.scheduler, { type: 'tm-added', tmId: tm.tmId, slots: tm.slots });
+    }
     for (const metrics of msg.tasks) this.jobs.get(metrics.jobId)?.recordMetrics(metrics);
   }
 
@@ -505,7 +514,7 @@ export class JobManager implements Behavior<JobManagerMessage> {
     const now = ctx.clock.now();
     const taskManagers = [...this.taskManagers.values()].map((tm) => {
       const used = view.taskManagers.find((t) => t.tmId === tm.tmId)?.used.length ?? 0;
-      return { tmId: tm.tmId, slots: tm.slots, freeSlots: tm.slots - used, lastHeartbeatMsAgo: now - tm.lastHeartbeat };
+      return { tmId: tm.tmId, slots: tm.slots, freeSlots: tm.offered ? tm.slots - used : 0, lastHeartbeatMsAgo: now - tm.lastHeartbeat };
     });
     return {
       jobManagerId: this.id,

@@ -10,7 +10,7 @@ import { DirectoryCheckpointStorage, readDirectoryMetadata } from './directory.t
 import { JetStreamCheckpointStorage, readJetStreamMetadata } from './jetstream.ts';
 import type { CheckpointMetadata, CheckpointSettings, CheckpointStorage } from './types.ts';
 
-export type { CheckpointMetadata, CheckpointSettings, CheckpointStorage, StateHandle, TaskSnapshot } from './types.ts';
+export type { CheckpointMetadata, CheckpointSettings, CheckpointStorage, StateHandle } from './types.ts';
 export { DirectoryCheckpointStorage, readDirectoryMetadata } from './directory.ts';
 export {
   JetStreamCheckpointStorage, checkpointBuckets, parseJetStreamPointer, readJetStreamMetadata,

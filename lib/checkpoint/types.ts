@@ -5,13 +5,6 @@ export interface StateHandle {
   size: number;
 }
 
-/** What one task wrote for a checkpoint: its keyed state and its operator state, in one blob. */
-export interface TaskSnapshot {
-  vertexId: string;
-  subtask: number;
-  handle: StateHandle | null;
-}
-
 /**
  * The metadata of a completed checkpoint or savepoint: written last, so its presence is
  * what makes a checkpoint complete. A restore reads it, then the handles it lists.

@@ -31,8 +31,7 @@ export class ClusterClient implements JobClient {
    * (FINISHED, its sinks committed): Flink's stop-with-savepoint.
    */
   async savepoint(jobId: string, options: { stop?: boolean } = {}): Promise<string> {
-    const { checkpointId } = await this.system.ask<{ checkpointId: number }>(this.subjects.jobManager,
-      { type: 'savepoint', jobId, stop: options.stop ?? false });
+    const { checkpointId } = await this.savepointTriggered(jobId, options.stop ?? false);
     for await (const event of this.events(jobId)) {
       if (event.type === 'checkpoint.completed' && event.checkpointId === checkpointId) return event.pointer;
       if (event.type === 'checkpoint.failed' && event.checkpointId === checkpointId) {
@@ -56,6 +55,18 @@ export class ClusterClient implements JobClient {
     if (TERMINAL_JOB_STATES.includes(now.state)) return now;
     for await (const _event of this.events(jobId)) { /* until the job ends */ }
     return this.status(jobId);
+  }
+
+  /** Asks for the savepoint; a refusal that says to ask again (a checkpoint is being written) is asked again. */
+  private async savepointTriggered(jobId: string, stop: boolean, attempts = 20): Promise<{ checkpointId: number }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.system.ask<{ checkpointId: number }>(this.subjects.jobManager, { type: 'savepoint', jobId, stop });
+      } catch (error) {
+        if (!(error instanceof CloudflinkError) || error.code !== 'TASK_FAILED' || !error.retryable || attempt >= attempts) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
   }
 
   status(jobId: string): Promise<JobResult> {

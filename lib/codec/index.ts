@@ -1,4 +1,4 @@
-import { Packr, isNativeAccelerationEnabled } from 'msgpackr';
+import { Packr } from 'msgpackr';
 
 /**
  * Control messages use plain MessagePack maps so any client in any language can read
@@ -54,4 +54,3 @@ export function looksLikeJson(bytes: Uint8Array): boolean {
   return false;
 }
 
-export { isNativeAccelerationEnabled };

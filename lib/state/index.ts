@@ -3,4 +3,4 @@ export type {
 } from './types.ts';
 export { keyGroupRangeFor, contains } from './key-group-range.ts';
 export { KeyedStateBackend } from './keyed-backend.ts';
-export { SplitState, splitsFor, restoreSplits, type SplitPositions } from './operator-state.ts';
+export { splitsFor, restoreSplits, type SplitPositions } from './operator-state.ts';

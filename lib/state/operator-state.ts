@@ -37,37 +37,3 @@ export function restoreSplits(snapshots: readonly (SplitPositions | null | undef
   }
   return positions;
 }
-
-/** The positions of one subtask's splits, for a source that prefers an object to a record. */
-export class SplitState {
-  readonly splits: readonly number[];
-  private positions: SplitPositions;
-
-  /** `initial` is where a split not restored starts (its first index, or 0 for a byte offset). */
-  constructor(splits: readonly number[], initial: (split: number) => number = () => 0) {
-    this.splits = splits;
-    this.positions = Object.fromEntries(splits.map((s) => [s, initial(s)]));
-  }
-
-  position(split: number): number {
-    this.own(split);
-    return this.positions[split]!;
-  }
-
-  advance(split: number, position: number): void {
-    this.own(split);
-    this.positions[split] = position;
-  }
-
-  snapshot(): SplitPositions {
-    return { ...this.positions };
-  }
-
-  restore(snapshots: readonly (SplitPositions | null | undefined)[]): void {
-    Object.assign(this.positions, restoreSplits(snapshots, this.splits));
-  }
-
-  private own(split: number): void {
-    if (!(split in this.positions)) throw new CloudflinkError('INTERNAL', `split ${split} is not one of this subtask's splits`);
-  }
-}

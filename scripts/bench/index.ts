@@ -9,10 +9,10 @@
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { allExact, checkpointingBench, type CheckpointingOptions } from './checkpointing.ts';
 import { formatCheckpointingReport } from './checkpointing-report.ts';
 import { formatReport, writeJson } from './report.ts';
+import { commandLine } from './args.ts';
 import { Scope } from './scope.ts';
 import { wordCountBench } from './wordcount.ts';
 
@@ -33,64 +33,33 @@ interface Options {
 }
 
 function options(): Options {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        only: { type: 'string' },
-        mb: { type: 'string', default: '20' },
-        events: { type: 'string', default: '8000000' },
-        keys: { type: 'string', default: '40000' },
-        repeats: { type: 'string', default: '3' },
-        recoveries: { type: 'string', default: '5' },
-        'recovery-events': { type: 'string', default: '1000000' },
-        'recovery-rate': { type: 'string', default: '250000' },
-        json: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    usageError((error as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
-  if (values.only !== undefined && !(BENCHMARKS as readonly string[]).includes(values.only)) {
-    usageError(`--only expects ${BENCHMARKS.join(' or ')}, got '${values.only}'`);
-  }
-  const positive = (flag: string, value: string, whole = true): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0 || (whole && !Number.isInteger(n))) usageError(`--${flag} expects a positive ${whole ? 'whole ' : ''}number, got '${value}'`);
-    return n;
-  };
+  const { text, number, fail } = commandLine({
+    only: {}, mb: { default: '20' }, events: { default: '8000000' }, keys: { default: '40000' },
+    repeats: { default: '3' }, recoveries: { default: '5' }, 'recovery-events': { default: '1000000' },
+    'recovery-rate': { default: '250000' }, json: {},
+  }, USAGE);
+  const only = text('only');
+  if (only !== undefined && !(BENCHMARKS as readonly string[]).includes(only)) fail(`--only expects ${BENCHMARKS.join(' or ')}, got '${only}'`);
   const checkpointing: CheckpointingOptions = {
-    events: positive('events', values.events),
-    keys: positive('keys', values.keys),
-    repeats: positive('repeats', values.repeats),
-    recoveries: positive('recoveries', values.recoveries),
-    recoveryEvents: positive('recovery-events', values['recovery-events']),
-    recoveryRate: positive('recovery-rate', values['recovery-rate']),
+    events: number('events'),
+    keys: number('keys'),
+    repeats: number('repeats'),
+    recoveries: number('recoveries'),
+    recoveryEvents: number('recovery-events'),
+    recoveryRate: number('recovery-rate'),
   };
   // The output check needs every key to get the same number of events.
-  if (checkpointing.events % checkpointing.keys !== 0) usageError(`--events (${checkpointing.events}) must be a multiple of --keys (${checkpointing.keys})`);
-  if (checkpointing.recoveryEvents % 1000 !== 0) usageError(`--recovery-events must be a multiple of 1000, its keys`);
+  if (checkpointing.events % checkpointing.keys !== 0) fail(`--events (${checkpointing.events}) must be a multiple of --keys (${checkpointing.keys})`);
+  if (checkpointing.recoveryEvents % 1000 !== 0) fail(`--recovery-events must be a multiple of 1000, its keys`);
   // Found out now rather than after minutes of benchmarking.
-  if (values.json !== undefined && !existsSync(dirname(values.json))) {
-    process.stderr.write(`--json ${values.json}: the directory ${dirname(values.json)} does not exist\n`);
-    process.exit(2);
-  }
+  const json = text('json');
+  if (json !== undefined && !existsSync(dirname(json))) fail(`--json ${json}: the directory ${dirname(json)} does not exist`);
   return {
-    benchmarks: values.only ? [values.only as Benchmark] : [...BENCHMARKS],
-    mb: positive('mb', values.mb, false),
+    benchmarks: only ? [only as Benchmark] : [...BENCHMARKS],
+    mb: number('mb', { min: 0.001, whole: false }),
     checkpointing,
-    json: values.json,
+    json,
   };
-}
-
-function usageError(message: string): never {
-  process.stderr.write(`${message}\n${USAGE}`);
-  process.exit(2);
 }
 
 const { benchmarks, mb, checkpointing, json: jsonPath } = options();

@@ -535,6 +535,9 @@ describe('job manager', () => {
       const registered = await hung.request(`${base}.jm`, new TextEncoder().encode(JSON.stringify(
         { v: 1, msg: { type: 'register-tm', tmId: 'hung-tm', incarnation: 'spec', slots: 1 } })), 5_000);
       expect(JSON.parse(new TextDecoder().decode(registered))).to.include({ ok: true });
+      // Like a real task manager, one heartbeat after registering: only then are its slots offered.
+      hung.publish(`${base}.hb.hung-tm`, new TextEncoder().encode(JSON.stringify(
+        { v: 1, msg: { type: 'heartbeat', tmId: 'hung-tm', incarnation: 'spec', slots: 1, usedSlots: 0, tasks: [] } })));
 
       const env = new StreamExecutionEnvironment(client, { parallelism: 1 });
       env.fromElements(1).collect();

@@ -222,12 +222,21 @@ describe('task manager membership', () => {
 
     const view = await eventually(async () => {
       const v = await c.cluster();
-      return v.taskManagers.length === 2 && v.freeSlots === 4 ? v : undefined;
+      return v.taskManagers.length === 2 ? v : undefined;
     }, 'both task managers registered with the new job manager');
     expect(view.jobManagerId).to.equal(second.id);
     expect(view.taskManagers.map((t) => t.tmId).sort()).to.deep.equal(['restart-tm-a', 'restart-tm-b']);
-    // Registering again, each task manager dropped what the old job manager had deployed.
-    await eventually(() => tms.every((tm) => tm.runningTasks === 0), 'the orphaned tasks to be dropped');
+    // The new job manager takes over the job the old one was running: it runs again, on new tasks.
+    await eventually(async () => {
+      const status = await orphan.status();
+      return status.state === 'RUNNING' && status.vertices[0]!.recordsOut > 0;
+    }, 'the job resumed by the new job manager').catch(async (error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(await orphan.status())}`);
+    });
+    await orphan.cancel();
+    expect((await orphan.result()).state).to.equal('CANCELED');
+    await eventually(async () => (await c.cluster()).freeSlots === 4, 'every slot free again');
+    await eventually(() => tms.every((tm) => tm.runningTasks === 0), 'no task left running');
 
     await runWordCount(c, 4);
   });

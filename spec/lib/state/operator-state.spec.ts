@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { decode, encode } from '../../../lib/codec/index.ts';
-import { restoreSplits, SplitState, splitsFor, type SplitPositions } from '../../../lib/state/index.ts';
+import { restoreSplits, splitsFor, type SplitPositions } from '../../../lib/state/index.ts';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -37,17 +37,5 @@ describe('source splits', () => {
   it('restoreSplits skips missing snapshots and leaves unrecorded splits to the caller', () => {
     expect(restoreSplits([undefined, { 3: 7 }, null], [2, 3])).to.deep.equal({ 3: 7 });
     expect(() => restoreSplits([{ 3: 7 }, { 3: 8 }], [3])).to.throw(/split 3 is in two snapshots/);
-  });
-
-  it('SplitState tracks, snapshots and restores its own splits', () => {
-    const state = new SplitState(splitsFor(1, 2, 8), (s) => s);
-    expect(state.splits).to.deep.equal([4, 5, 6, 7]);
-    expect(state.position(5)).to.equal(5);
-    state.advance(5, 13);
-    expect(state.snapshot()).to.deep.equal({ 4: 4, 5: 13, 6: 6, 7: 7 });
-    expect(() => state.advance(0, 1)).to.throw(/split 0 is not one of this subtask's splits/);
-    const next = new SplitState(splitsFor(0, 1, 8), (s) => s);
-    next.restore([undefined, decode<SplitPositions>(encode(state.snapshot()))]);
-    expect(next.snapshot()).to.deep.equal({ 0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 13, 6: 6, 7: 7 });
   });
 });
