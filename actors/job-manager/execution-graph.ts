@@ -1,3 +1,4 @@
+import { isChained } from '../../lib/descriptor/graph.ts';
 import type { ResolvedJob } from '../../lib/descriptor/types.ts';
 import type { JobRun } from './job-run.ts';
 import type { SlotRef } from '../scheduler/protocol.ts';
@@ -11,11 +12,12 @@ export function buildDeployments(run: JobRun, slots: SlotRef[], network: Network
     const inputs: ChannelSpec[] = [];
     const outputs: ChannelSpec[] = [];
     job.edges.forEach((edge, edgeIndex) => {
+      const chained = isChained(job, edge) ? { chained: true as const } : {};
       if (edge.to === vertex.id) {
-        inputs.push({ edgeIndex, peerVertexId: edge.from, peerParallelism: parallelismOf.get(edge.from)!, partition: edge.partition, key: edge.key });
+        inputs.push({ edgeIndex, peerVertexId: edge.from, peerParallelism: parallelismOf.get(edge.from)!, partition: edge.partition, key: edge.key, ...chained });
       }
       if (edge.from === vertex.id) {
-        outputs.push({ edgeIndex, peerVertexId: edge.to, peerParallelism: parallelismOf.get(edge.to)!, partition: edge.partition, key: edge.key });
+        outputs.push({ edgeIndex, peerVertexId: edge.to, peerParallelism: parallelismOf.get(edge.to)!, partition: edge.partition, key: edge.key, ...chained });
       }
     });
     const restore = run.restoreSpec(vertex.id);

@@ -12,6 +12,8 @@ import type { CheckpointCoordinator } from './checkpoint-coordinator.ts';
 import type { StoredJob } from './job-store.ts';
 import type { TaskMetrics } from './protocol.ts';
 
+
+const SUMMED = ['recordsIn', 'recordsOut', 'framesIn', 'framesOut', 'busyMs', 'backpressuredMs', 'queuedFrames'] as const;
 export interface TaskRun {
   vertexId: string;
   subtask: number;
@@ -157,14 +159,18 @@ export class JobRun {
 
   result(): JobResult {
     const vertices: VertexMetrics[] = this.job.vertices.map((v) => {
-      let recordsIn = 0;
-      let recordsOut = 0;
+      const sum: VertexMetrics = {
+        vertexId: v.id, name: v.name, parallelism: v.parallelism, recordsIn: 0, recordsOut: 0, framesIn: 0, framesOut: 0,
+        busyMs: 0, backpressuredMs: 0, queuedFrames: 0, peakQueuedFrames: 0, peakWaitingFrames: 0,
+      };
       for (let subtask = 0; subtask < v.parallelism; subtask++) {
         const m = this.metrics.get(taskKey(v.id, subtask));
-        recordsIn += m?.recordsIn ?? 0;
-        recordsOut += m?.recordsOut ?? 0;
+        if (!m) continue;
+        for (const counter of SUMMED) sum[counter] += m[counter] ?? 0;
+        sum.peakQueuedFrames = Math.max(sum.peakQueuedFrames, m.peakQueuedFrames ?? 0);
+        sum.peakWaitingFrames = Math.max(sum.peakWaitingFrames, m.peakWaitingFrames ?? 0);
       }
-      return { vertexId: v.id, name: v.name, parallelism: v.parallelism, recordsIn, recordsOut };
+      return sum;
     });
     const durationMs = this.endedAt ? Date.parse(this.endedAt) - Date.parse(this.submittedAt) : undefined;
     return { ...this.summary(), durationMs, vertices, collected: this.collected };

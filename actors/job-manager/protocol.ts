@@ -11,6 +11,18 @@ export interface TaskMetrics {
   subtask: number;
   recordsIn: number;
   recordsOut: number;
+  framesIn: number;
+  framesOut: number;
+  /** Time spent processing (a chain's head counts the whole chain). */
+  busyMs: number;
+  /** Time with output frames waiting for credit. */
+  backpressuredMs: number;
+  /** Input frames queued plus output frames waiting for credit, now. */
+  queuedFrames: number;
+  /** The most frames ever queued on one input channel (at most its credits). */
+  peakQueuedFrames: number;
+  /** The most frames ever waiting for credit on one output channel. */
+  peakWaitingFrames: number;
 }
 
 export interface TaskManagerView {

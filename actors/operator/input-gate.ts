@@ -36,7 +36,9 @@ export class InputGate {
   private next = 0;
   private queuedFrames = 0;
   private endedChannels = 0;
-  recordsIn = 0;
+  framesIn = 0;
+  /** The most frames ever queued on one channel: never above the credits it granted. */
+  peakQueuedFrames = 0;
 
   constructor(inputs: { edgeIndex: number; upstreamParallelism: number }[], private readonly options: InputGateOptions) {
     for (const { edgeIndex, upstreamParallelism } of inputs) {
@@ -71,6 +73,8 @@ export class InputGate {
     if (!channel) return;
     channel.queue.push(frame);
     this.queuedFrames++;
+    this.framesIn++;
+    if (channel.queue.length > this.peakQueuedFrames) this.peakQueuedFrames = channel.queue.length;
   }
 
   block(channel: string): void {

@@ -7,6 +7,7 @@ import type { Subjects } from '../../lib/subjects/index.ts';
 import type { Subscription } from '../../lib/transport/index.ts';
 import type { JobManagerMessage, TaskMetrics } from '../job-manager/protocol.ts';
 import { BarrierAligner } from './barrier-aligner.ts';
+import { chainKey, type ChainedInput } from './chain.ts';
 import { InputGate } from './input-gate.ts';
 import { OutputGate } from './output-gate.ts';
 import { isKeyed } from '../../lib/descriptor/graph.ts';
@@ -36,12 +37,20 @@ interface TaskState {
 
 type Phase = 'created' | 'running' | 'finishing' | 'done' | 'stopped';
 
+/** The frame being processed: records are taken one by one, so a blocked output stops the instance mid-frame. */
+interface FrameInProgress {
+  frame: Frame;
+  channel: string;
+  next: number;
+}
+
 /**
  * One parallel instance of an operator: pulls frames from its input gate (or its source),
  * calls the operator, and pushes records to its output gate. It pulls only while the
  * output gate has credit, so a slow consumer slows this instance instead of filling memory.
  * Checkpoint barriers travel in band: a source snapshots when the Job Manager asks and emits
  * the barrier; any other operator aligns the barriers of its inputs, snapshots, forwards it.
+ * An instance chained to its upstream has no input gate: its upstream calls it (see chain.ts).
  */
 export class OperatorInstance implements Behavior<OperatorMessage> {
   readonly address: string;
@@ -57,6 +66,13 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   /** Snapshot writes in flight: the task reports FINISHED only after their acknowledgements. */
   private readonly writes = new Set<Promise<void>>();
   private readonly collector: Collector;
+  private inProgress?: FrameInProgress;
+  /** The record being processed and its number, for the error message if the function throws. */
+  private record: unknown;
+  private recordsIn = 0;
+  private busyMs = 0;
+  /** Set when this instance is chained to its upstream: whom to wake when it can take records again. */
+  private wakeUpstream?: () => void;
 
   constructor(private readonly options: OperatorInstanceOptions) {
     const { subjects, task } = options;
@@ -68,11 +84,19 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     return this.options.task.inputs.length === 0;
   }
 
+  private get chainedInput(): boolean {
+    return this.options.task.inputs.some((i) => i.chained);
+  }
+
   metrics(): TaskMetrics {
     const { task } = this.options;
     return {
       jobId: task.jobId, vertexId: task.vertex.id, subtask: task.subtask,
-      recordsIn: this.input?.recordsIn ?? 0, recordsOut: this.output?.recordsOut ?? 0,
+      recordsIn: this.recordsIn, recordsOut: this.output?.recordsOut ?? 0,
+      framesIn: this.input?.framesIn ?? 0, framesOut: this.output?.framesOut ?? 0,
+      busyMs: Math.round(this.busyMs), backpressuredMs: Math.round(this.output?.backpressuredMs ?? 0),
+      queuedFrames: (this.input?.queued ?? 0) + (this.output?.waiting ?? 0),
+      peakQueuedFrames: this.input?.peakQueuedFrames ?? 0, peakWaitingFrames: this.output?.peakWaitingFrames ?? 0,
     };
   }
 
@@ -98,13 +122,14 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       maxParallelism: task.maxParallelism,
       network: task.network,
       clock: system.clock,
+      chainedInput: (edgeIndex) => system.lookupShared<ChainedInput>(chainKey(task.jobId, task.attempt, edgeIndex, task.subtask)),
       publish: (subject, frame) => system.transport.publish(subject, frame),
       localReceiver: (subject) => system.localRoute(subject) as ((frame: Frame) => void) | undefined,
       onWritable: () => this.writable(),
-      onError: (error) => this.fail(error, { index: this.output.recordsOut }),
+      onError: (error) => this.fail(error, undefined),
     });
     this.input = new InputGate(
-      task.inputs.map((spec) => ({ edgeIndex: spec.edgeIndex, upstreamParallelism: spec.peerParallelism })),
+      task.inputs.filter((spec) => !spec.chained).map((spec) => ({ edgeIndex: spec.edgeIndex, upstreamParallelism: spec.peerParallelism })),
       {
         credits: task.network.credits,
         grant: (edgeIndex, from, credits) => {
@@ -115,6 +140,10 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       });
     this.aligner = new BarrierAligner(this.input, task.checkpointing.mode, () => system.clock.now());
     for (const spec of task.inputs) {
+      if (spec.chained) {
+        this.subscriptions.push(system.share(chainKey(task.jobId, task.attempt, spec.edgeIndex, task.subtask), this.asChainedInput()));
+        continue;
+      }
       const subject = subjects.data(task.jobId, spec.edgeIndex, task.subtask);
       const arrive = (frame: Frame): void => {
         if (this.phase !== 'running' || frame.a !== task.attempt) return;
@@ -174,6 +203,39 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     this.release();
   }
 
+  /** This instance as its chained upstream calls it: in that upstream's pass, never on its own. */
+  private asChainedInput(): ChainedInput {
+    const self = this;
+    const live = (): boolean => {
+      // The upstream may start first; its first record starts this instance.
+      if (self.phase === 'created') self.phase = 'running';
+      return self.phase === 'running';
+    };
+    return {
+      push(record) {
+        if (!live()) return;
+        self.recordsIn++;
+        try {
+          self.logic.process!(record, self.collector);
+        } catch (error) {
+          self.fail(error, record);
+        }
+      },
+      barrier(checkpointId) {
+        if (live()) self.checkpoint(checkpointId, 0);
+      },
+      end() {
+        if (live()) self.endOfInput();
+      },
+      get blocked() {
+        return self.phase === 'running' && self.output.blocked;
+      },
+      onWritable(listener) {
+        self.wakeUpstream = listener;
+      },
+    };
+  }
+
   private async restore(): Promise<void> {
     const { task, storage } = this.options;
     const restore = task.restore!;
@@ -224,6 +286,10 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   }
 
   private schedulePump(): void {
+    if (this.chainedInput) {
+      this.wakeUpstream?.();
+      return;
+    }
     if (this.pumpScheduled || this.phase !== 'running') return;
     this.pumpScheduled = true;
     setImmediate(() => {
@@ -235,40 +301,55 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   private pump(): void {
     if (this.phase !== 'running') return;
     const started = performance.now();
-    let current: { record?: unknown; index: number } = { index: 0 };
     try {
-      if (this.isSource) {
-        while (!this.output.blocked && !this.exhausted && performance.now() - started < TURN_MS) {
-          current = { index: this.output.recordsOut + 1 };
-          const produced = this.logic.produce!(this.collector, SOURCE_BATCH);
-          if (typeof produced === 'number') {
-            // Ahead of its rate: come back later, with what is buffered flushed meanwhile by the buffer timeout.
-            setTimeout(() => this.schedulePump(), produced);
-            return;
-          }
-          this.exhausted ||= produced;
-        }
-        if (this.exhausted) this.endOfInput();
-        else if (!this.output.blocked) this.schedulePump();
+      if (this.isSource) this.produce(started);
+      else this.consume(started);
+    } catch (error) {
+      this.fail(error, this.record);
+    } finally {
+      this.busyMs += performance.now() - started;
+    }
+  }
+
+  private produce(started: number): void {
+    this.record = undefined;
+    while (!this.output.blocked && !this.exhausted && performance.now() - started < TURN_MS) {
+      const produced = this.logic.produce!(this.collector, SOURCE_BATCH);
+      if (typeof produced === 'number') {
+        // Ahead of its rate: come back later, with what is buffered flushed meanwhile by the buffer timeout.
+        setTimeout(() => this.schedulePump(), produced);
         return;
       }
-      while (!this.output.blocked && performance.now() - started < TURN_MS) {
+      this.exhausted ||= produced;
+    }
+    if (this.exhausted) this.endOfInput();
+    else if (!this.output.blocked) this.schedulePump();
+  }
+
+  private consume(started: number): void {
+    while (!this.output.blocked && performance.now() - started < TURN_MS) {
+      let current = this.inProgress;
+      if (!current) {
         const next = this.input.take();
         if (!next) break;
-        for (const record of next.frame.r) {
-          current = { record, index: ++this.input.recordsIn };
-          this.logic.process!(record, this.collector);
-        }
-        const aligned = next.frame.b === undefined ? undefined : this.aligner.onBarrier(next.channel, next.frame.b);
-        const alignedByEnd = next.frame.e ? this.aligner.onChannelEnded() : undefined;
-        const ready = aligned ?? alignedByEnd;
-        if (ready) this.checkpoint(ready.checkpointId, ready.alignmentMs);
+        current = this.inProgress = { frame: next.frame, channel: next.channel, next: 0 };
       }
-      if (this.input.finished) this.endOfInput();
-      else if (!this.output.blocked && this.input.ready) this.schedulePump();
-    } catch (error) {
-      this.fail(error, current);
+      const records = current.frame.r;
+      while (current.next < records.length && !this.output.blocked) {
+        const record = this.record = records[current.next++];
+        this.recordsIn++;
+        this.logic.process!(record, this.collector);
+      }
+      if (current.next < records.length) break;
+      this.inProgress = undefined;
+      const { frame, channel } = current;
+      const aligned = frame.b === undefined ? undefined : this.aligner.onBarrier(channel, frame.b);
+      const alignedByEnd = frame.e ? this.aligner.onChannelEnded() : undefined;
+      const ready = aligned ?? alignedByEnd;
+      if (ready) this.checkpoint(ready.checkpointId, ready.alignmentMs);
     }
+    if (!this.inProgress && this.input.finished) this.endOfInput();
+    else if (!this.output.blocked && (this.inProgress || this.input.ready)) this.schedulePump();
   }
 
   private endOfInput(): void {
@@ -298,14 +379,16 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     return `${vertex.operator} '${vertex.name}' (subtask ${subtask + 1}/${vertex.parallelism})`;
   }
 
-  private fail(error: unknown, at: { record?: unknown; index: number }): void {
+  /** `record` is the one being processed (none for a source); the count of records in so far says which it was. */
+  private fail(error: unknown, record: unknown): void {
     const { vertex, subtask } = this.options.task;
     const message = error instanceof Error ? error.message : String(error);
-    const position = this.isSource ? `at element #${at.index}` : `on record #${at.index}`;
-    const record = this.isSource ? '' : `; the record: ${describeValue(at.record)}`;
+    const index = this.isSource ? this.output.recordsOut + 1 : this.recordsIn;
+    const position = this.isSource ? `at element #${index}` : `on record #${index}`;
+    const shown = this.isSource ? '' : `; the record: ${describeValue(record)}`;
     const failure = new CloudflinkError('UDF_FAILED',
-      `${vertex.operator} '${vertex.name}' failed ${position} of subtask ${subtask + 1}/${vertex.parallelism}: ${message}${record}`,
-      { data: { vertexId: vertex.id, function: vertex.name, subtask, recordIndex: at.index, error: message }, cause: error });
+      `${vertex.operator} '${vertex.name}' failed ${position} of subtask ${subtask + 1}/${vertex.parallelism}: ${message}${shown}`,
+      { data: { vertexId: vertex.id, function: vertex.name, subtask, recordIndex: index, error: message }, cause: error });
     this.release();
     this.options.system.tell(this.address, { type: 'fail', error: failure });
   }

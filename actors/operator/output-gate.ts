@@ -2,6 +2,7 @@ import { encodeFrame } from '../../lib/codec/index.ts';
 import { CloudflinkError } from '../../lib/errors/index.ts';
 import { canonicalKey, subtaskForKey } from '../../lib/partition/index.ts';
 import type { Clock, TimerHandle } from '../../lib/clock/index.ts';
+import type { ChainedInput } from './chain.ts';
 import type { ChannelSpec, Frame, NetworkSettings } from './protocol.ts';
 
 /** Far below NATS's 1 MB max_payload, leaving room for headers. */
@@ -14,6 +15,8 @@ type Outgoing = Uint8Array | Frame;
 
 interface OutputChannel {
   subject: string;
+  /** Records per frame: the network's cap, lowered to what fits `frameBytes` once a frame was encoded. */
+  limit: number;
   /** Frames the receiver has room for; granted by it, spent by us. */
   credit: number;
   /** Frames waiting for credit. */
@@ -24,6 +27,8 @@ interface OutputChannel {
 interface OutputEdge {
   spec: ChannelSpec;
   channels: OutputChannel[];
+  /** The next operator of the chain, when this edge is chained: records go to it by call. */
+  chained?: ChainedInput;
   keyOf?: KeyOf;
   nextRoundRobin: number;
 }
@@ -35,6 +40,8 @@ export interface OutputGateOptions {
   maxParallelism: number;
   network: NetworkSettings;
   clock: Clock;
+  /** The instance a chained edge leads to (it lives in this process, registered before any record flows). */
+  chainedInput?(edgeIndex: number): ChainedInput | undefined;
   publish(subject: string, frame: Uint8Array): void;
   /** The receiver of a subject when it lives in this process: frames go to it by call, not encoded. */
   localReceiver(subject: string): ((frame: Frame) => void) | undefined;
@@ -52,21 +59,32 @@ export interface OutputGateOptions {
  */
 export class OutputGate {
   private readonly edges: OutputEdge[];
+  private readonly chainedEdges: OutputEdge[];
   private flushTimer?: TimerHandle;
   private waitingFrames = 0;
+  /** When the gate last became blocked; undefined while it is not. */
+  private blockedSince?: number;
+  private backpressured = 0;
   recordsOut = 0;
+  framesOut = 0;
+  /** The most frames that ever waited for credit on one channel. */
+  peakWaitingFrames = 0;
 
   constructor(specs: { spec: ChannelSpec; subjects: string[]; keyOf?: KeyOf }[], private readonly options: OutputGateOptions) {
     this.edges = specs.map(({ spec, subjects, keyOf }) => ({
       spec,
       keyOf,
       nextRoundRobin: options.subtask % Math.max(1, subjects.length),
-      channels: subjects.map((subject) => ({ subject, credit: 0, waiting: [], buffer: [] })),
+      channels: spec.chained ? [] : subjects.map((subject) => ({ subject, limit: options.network.frameRecords, credit: 0, waiting: [], buffer: [] })),
     }));
+    this.chainedEdges = this.edges.filter((e) => e.spec.chained);
   }
 
+  /** Whether the instance must stop emitting: a frame waits for credit, or the rest of its chain is blocked. */
   get blocked(): boolean {
-    return this.waitingFrames > 0;
+    if (this.waitingFrames > 0) return true;
+    for (const edge of this.chainedEdges) if (this.chained(edge).blocked) return true;
+    return false;
   }
 
   /** Every frame sent: nothing buffered, nothing waiting for credit. */
@@ -74,9 +92,22 @@ export class OutputGate {
     return this.waitingFrames === 0 && this.edges.every((e) => e.channels.every((c) => c.buffer.length === 0));
   }
 
+  /** Milliseconds spent with frames waiting for credit: time the instance could not emit. */
+  get backpressuredMs(): number {
+    return this.backpressured + (this.blockedSince === undefined ? 0 : this.options.clock.now() - this.blockedSince);
+  }
+
+  get waiting(): number {
+    return this.waitingFrames;
+  }
+
   emit(record: unknown): void {
     this.recordsOut++;
     for (const edge of this.edges) {
+      if (edge.spec.chained) {
+        (edge.chained ?? this.chained(edge)).push(record);
+        continue;
+      }
       switch (edge.spec.partition) {
         case 'forward':
           this.push(edge.channels[edge.channels.length === 1 ? 0 : this.options.subtask]!, record);
@@ -104,14 +135,18 @@ export class OutputGate {
   grant(edgeIndex: number, subtask: number, credits: number): void {
     const channel = this.edges.find((e) => e.spec.edgeIndex === edgeIndex)?.channels[subtask];
     if (!channel) return;
-    const wasBlocked = this.blocked;
+    const hadWaiting = this.waitingFrames > 0;
     channel.credit += credits;
     while (channel.credit > 0 && channel.waiting.length > 0) {
       channel.credit--;
       this.waitingFrames--;
       this.deliver(channel.subject, channel.waiting.shift()!);
     }
-    if (wasBlocked && !this.blocked) this.options.onWritable();
+    if (hadWaiting && this.waitingFrames === 0) {
+      this.backpressured += this.options.clock.now() - this.blockedSince!;
+      this.blockedSince = undefined;
+      this.options.onWritable();
+    }
   }
 
   flush(): void {
@@ -123,21 +158,36 @@ export class OutputGate {
   end(): void {
     this.cancelFlushTimer();
     for (const edge of this.edges) for (const channel of edge.channels) this.sendBuffer(channel, { e: true });
+    for (const edge of this.chainedEdges) this.chained(edge).end();
   }
 
   /** Flushes, then sends a checkpoint barrier on every channel, after every record emitted so far. */
   barrier(checkpointId: number): void {
     this.cancelFlushTimer();
     for (const edge of this.edges) for (const channel of edge.channels) this.sendBuffer(channel, { b: checkpointId });
+    for (const edge of this.chainedEdges) this.chained(edge).barrier(checkpointId);
   }
 
   close(): void {
     this.cancelFlushTimer();
   }
 
+  /** The chained instance, looked up once: it registers when it initializes, before any record flows. */
+  private chained(edge: OutputEdge): ChainedInput {
+    if (edge.chained) return edge.chained;
+    const found = this.options.chainedInput?.(edge.spec.edgeIndex);
+    if (!found) {
+      throw new CloudflinkError('INTERNAL', `the operator chained on edge ${edge.spec.edgeIndex} (${edge.spec.peerVertexId}) is not in this process`);
+    }
+    found.onWritable(() => {
+      if (!this.blocked) this.options.onWritable();
+    });
+    return (edge.chained = found);
+  }
+
   private push(channel: OutputChannel, record: unknown): void {
     channel.buffer.push(record);
-    if (channel.buffer.length >= this.options.network.frameRecords) this.sendBuffer(channel);
+    if (channel.buffer.length >= channel.limit) this.sendBuffer(channel);
     else if (!this.flushTimer) {
       // The buffer timeout bounds latency when records trickle in.
       this.flushTimer = this.options.clock.setTimeout(() => {
@@ -154,21 +204,28 @@ export class OutputGate {
   private sendBuffer(channel: OutputChannel, marks: Marks = {}): void {
     const frame: Frame = { s: this.options.subtask, a: this.options.attempt, r: channel.buffer, ...marks };
     channel.buffer = [];
-    if (this.options.localReceiver(channel.subject)) this.send(channel, frame);
-    else for (const bytes of encodeFrames(frame)) this.send(channel, bytes);
+    if (this.options.localReceiver(channel.subject)) {
+      this.send(channel, frame);
+      return;
+    }
+    const encoded = encodeFrames(frame);
+    if (frame.r.length > 0) channel.limit = recordsPerFrame(frame.r.length, encoded, this.options.network);
+    for (const bytes of encoded) this.send(channel, bytes);
   }
 
   private send(channel: OutputChannel, frame: Outgoing): void {
     if (channel.credit > 0 && channel.waiting.length === 0) {
       channel.credit--;
       this.deliver(channel.subject, frame);
-    } else {
-      channel.waiting.push(frame);
-      this.waitingFrames++;
+      return;
     }
+    channel.waiting.push(frame);
+    if (this.waitingFrames++ === 0) this.blockedSince = this.options.clock.now();
+    if (channel.waiting.length > this.peakWaitingFrames) this.peakWaitingFrames = channel.waiting.length;
   }
 
   private deliver(subject: string, frame: Outgoing): void {
+    this.framesOut++;
     if (frame instanceof Uint8Array) {
       this.options.publish(subject, frame);
       return;
@@ -183,6 +240,17 @@ export class OutputGate {
     if (this.flushTimer) this.options.clock.clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
   }
+}
+
+/**
+ * Records per frame so that the next frame of this channel comes close to `frameBytes`,
+ * from the size of the last one; never more than `frameRecords`. Sizing by the last frame
+ * instead of measuring each record keeps the hot path free of per-record encoding.
+ */
+function recordsPerFrame(records: number, encoded: Uint8Array[], network: NetworkSettings): number {
+  let bytes = 0;
+  for (const frame of encoded) bytes += frame.length;
+  return Math.max(1, Math.min(network.frameRecords, Math.floor((network.frameBytes * records) / Math.max(1, bytes))));
 }
 
 /** The in-band marks a frame can carry after its records. */

@@ -10,10 +10,15 @@ export interface ChannelSpec {
   peerParallelism: number;
   partition: Partitioning;
   key?: KeySelector;
+  /** Both ends run in one pass, records handed over by call (see chain.ts). */
+  chained?: true;
 }
 
 export interface NetworkSettings {
+  /** At most this many records per frame. */
   frameRecords: number;
+  /** The size a frame sent over NATS aims at. */
+  frameBytes: number;
   bufferTimeoutMs: number;
   credits: number;
 }

@@ -52,6 +52,7 @@ export class ActorSystem {
   private readonly defaultAskTimeoutMs: number;
   private terminated = false;
   private readonly localRoutes = new Map<string, (payload: unknown) => void>();
+  private readonly shared = new Map<string, unknown>();
 
   constructor(options: ActorSystemOptions) {
     this.transport = options.transport;
@@ -96,6 +97,16 @@ export class ActorSystem {
   /** The in-process receiver of a subject, if one lives here: the sender hands the object over directly. */
   localRoute(subject: string): ((payload: unknown) => void) | undefined {
     return this.localRoutes.get(subject);
+  }
+
+  /** Makes an object reachable by name from this process only (a chained operator for its upstream). */
+  share(name: string, value: unknown): Subscription {
+    this.shared.set(name, value);
+    return { unsubscribe: () => { if (this.shared.get(name) === value) this.shared.delete(name); } };
+  }
+
+  lookupShared<T>(name: string): T | undefined {
+    return this.shared.get(name) as T | undefined;
   }
 
   async stop(address: string): Promise<void> {

@@ -128,6 +128,18 @@ export class SingleOutputStreamOperator<T> extends DataStream<T> {
     this.environment.configureVertex(this.node, { params }, `${this.node.id}.setParams()`);
     return this;
   }
+
+  /** Never chains this operator to the one before or after it: records reach it in frames. */
+  disableChaining(): this {
+    this.node.chaining = 'disableChaining';
+    return this;
+  }
+
+  /** Begins a new chain here: this operator is not chained to the one before it. */
+  startNewChain(): this {
+    this.node.chaining = 'startNewChain';
+    return this;
+  }
 }
 
 /** The end of a pipeline. */
@@ -151,6 +163,12 @@ export class DataStreamSink<T> {
 
   uid(id: string): this {
     this.environment.configureVertex(this.node, { uid: id }, `${this.node.id}.uid()`);
+    return this;
+  }
+
+  /** Never chains the sink to the operator before it. */
+  disableChaining(): this {
+    this.node.chaining = 'disableChaining';
     return this;
   }
 }

@@ -39,6 +39,9 @@ export interface OperatorOptions {
   uid?: string;
 }
 
+/** Where a vertex's operator chain may begin and end (see `disableChaining()`, `startNewChain()`). */
+export type ChainingSetting = 'disableChaining' | 'startNewChain';
+
 /** One vertex of the graph being built. Its input points at the node, not its id, so `uid()` may come later. */
 export interface StreamNode {
   id: string;
@@ -46,6 +49,7 @@ export interface StreamNode {
   spec: OperatorSpec;
   parallelism?: number;
   params?: Record<string, unknown>;
+  chaining?: ChainingSetting;
   input?: StreamInput;
 }
 
@@ -148,6 +152,7 @@ export class StreamExecutionEnvironment {
   private maxParallelism?: number;
   private readonly checkpointConfig = new CheckpointConfig();
   private restartStrategy?: RestartStrategy;
+  private operatorChaining = true;
   private readonly nodes: StreamNode[] = [];
   private vertexCount = 0;
 
@@ -175,6 +180,16 @@ export class StreamExecutionEnvironment {
 
   getMaxParallelism(): number | undefined {
     return this.maxParallelism;
+  }
+
+  /**
+   * Runs every operator as its own link: records cross a frame between any two, even on a
+   * forward edge. Chaining (the default) passes them by function call; this is for debugging
+   * and for measuring what chaining saves.
+   */
+  disableOperatorChaining(): this {
+    this.operatorChaining = false;
+    return this;
   }
 
   /** Takes a checkpoint every `intervalMs` (at least 10), which a failed job restarts from. */
@@ -251,6 +266,7 @@ export class StreamExecutionEnvironment {
       ...(this.parallelism === undefined ? {} : { parallelism: this.parallelism }),
       ...(this.maxParallelism === undefined ? {} : { maxParallelism: this.maxParallelism }),
       params: { ...this.params },
+      ...(this.operatorChaining ? {} : { operatorChaining: false }),
       ...(checkpointing === undefined ? {} : { checkpointing }),
       ...(this.restartStrategy === undefined ? {} : { restartStrategy: { ...this.restartStrategy } }),
       vertices: this.nodes.map((node) => this.vertexOf(node)),
@@ -318,6 +334,7 @@ export class StreamExecutionEnvironment {
     const vertex: VertexDescriptor = { id: node.id, name: node.name, ...copySpec(node.spec) };
     if (node.parallelism !== undefined) vertex.parallelism = node.parallelism;
     if (node.params !== undefined) vertex.params = { ...node.params };
+    if (node.chaining !== undefined) vertex[node.chaining] = true;
     return vertex;
   }
 

@@ -1,8 +1,21 @@
 import type { JobDescriptor } from '../descriptor/types.ts';
 import type { JobStatus, LifecycleEvent } from '../events/types.ts';
 
-/** Records in and out of one vertex, summed over its subtasks. */
-export interface VertexMetrics { vertexId: string; name: string; parallelism: number; recordsIn: number; recordsOut: number }
+/** One vertex's counters, summed over its subtasks (peaks: the highest subtask's). */
+export interface VertexMetrics {
+  vertexId: string;
+  name: string;
+  parallelism: number;
+  recordsIn: number;
+  recordsOut: number;
+  framesIn: number;
+  framesOut: number;
+  busyMs: number;
+  backpressuredMs: number;
+  queuedFrames: number;
+  peakQueuedFrames: number;
+  peakWaitingFrames: number;
+}
 
 export interface JobSummary {
   jobId: string;

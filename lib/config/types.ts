@@ -15,7 +15,7 @@ export interface CloudflinkConfig {
   /** `slotWaitMs`: how long a job waits for slots before FAILING; `collectLimit`: most records sink.collect returns. */
   jobManager: { slotWaitMs: number; collectLimit: number };
   /** Records per data frame, flush latency bound, frames an input channel buffers. */
-  network: { frameRecords: number; bufferTimeoutMs: number; credits: number };
+  network: { frameBytes: number; frameRecords: number; bufferTimeoutMs: number; credits: number };
   /** How long lifecycle events stay in JetStream for late monitors. */
   events: { retainHours: number };
   /** Where checkpoint state goes and how many completed checkpoints each job keeps. */

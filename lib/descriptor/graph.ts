@@ -58,6 +58,19 @@ export function outputsOf(job: ResolvedJob, vertexId: string): ResolvedEdge[] {
   return job.edges.filter((e) => e.from === vertexId);
 }
 
+/**
+ * Whether both ends of an edge run in one pass (Flink's chaining rule): a forward edge
+ * between vertices of equal parallelism, into a vertex with no other input, unless the job
+ * or either vertex turns chaining off. Slot sharing puts both ends in one slot.
+ */
+export function isChained(job: ResolvedJob, edge: ResolvedEdge): boolean {
+  if (!job.operatorChaining || edge.partition !== 'forward') return false;
+  const from = job.vertices.find((v) => v.id === edge.from)!;
+  const to = job.vertices.find((v) => v.id === edge.to)!;
+  return from.parallelism === to.parallelism && !from.disableChaining && !to.disableChaining && !to.startNewChain &&
+    inputsOf(job, to.id).length === 1;
+}
+
 export function isSource(operator: OperatorName): boolean {
   return operator.startsWith('source.');
 }

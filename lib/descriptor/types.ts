@@ -72,6 +72,10 @@ export type VertexDescriptor = OperatorSpec & {
   parallelism?: number;
   /** Merged over the job's params; visible to this vertex's functions as `params`. */
   params?: Record<string, unknown>;
+  /** Never chained to the vertex before or after it. */
+  disableChaining?: boolean;
+  /** Not chained to the vertex before it. */
+  startNewChain?: boolean;
 };
 
 export interface EdgeDescriptor {
@@ -117,6 +121,8 @@ export interface JobDescriptor {
   parallelism?: number;
   maxParallelism?: number;
   params?: Record<string, unknown>;
+  /** Chain operators joined by forward edges (default true); see isChained. */
+  operatorChaining?: boolean;
   checkpointing?: CheckpointingDescriptor;
   /** Defaults as Flink's: fixed-delay forever, 1 s apart, with checkpointing; none without. */
   restartStrategy?: RestartStrategy;
@@ -134,6 +140,7 @@ export interface ResolvedJob {
   parallelism: number;
   maxParallelism: number;
   params: Record<string, unknown>;
+  operatorChaining: boolean;
   checkpointing: ResolvedCheckpointing;
   restartStrategy: RestartStrategy;
   vertices: ResolvedVertex[];

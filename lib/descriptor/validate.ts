@@ -45,7 +45,7 @@ function resolve(d: JobDescriptor): ResolvedJob {
   const checkpointing = resolveCheckpointing(d.checkpointing);
   return {
     apiVersion: d.apiVersion, name: d.name, mode: d.mode ?? DEFAULT_MODE, parallelism,
-    maxParallelism: d.maxParallelism ?? DEFAULT_MAX_PARALLELISM, params, checkpointing,
+    maxParallelism: d.maxParallelism ?? DEFAULT_MAX_PARALLELISM, params, operatorChaining: d.operatorChaining ?? true, checkpointing,
     restartStrategy: d.restartStrategy ? { ...d.restartStrategy } : defaultRestartStrategy(checkpointing.enabled), vertices, edges,
   };
 }

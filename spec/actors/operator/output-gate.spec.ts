@@ -46,7 +46,7 @@ function gateFor(setup: Setup) {
       subtask: setup.subtask ?? 0,
       attempt: setup.attempt ?? ATTEMPT,
       maxParallelism: setup.maxParallelism ?? 128,
-      network: { frameRecords: 100, bufferTimeoutMs: 5, credits: 8, ...setup.network },
+      network: { frameRecords: 100, frameBytes: 32768, bufferTimeoutMs: 5, credits: 8, ...setup.network },
       clock,
       onError: (error) => { throw error; },
       localReceiver: (to) => setup.local?.get(to),
@@ -632,7 +632,8 @@ describe('OutputGate', () => {
     });
 
     it('splits a large barrier frame and puts the barrier on its last piece only', () => {
-      const h = gateFor({ edges: [{ partition: 'forward', channels: 1 }], network: { frameRecords: 1000 } });
+      // Frames sized by bytes would send 'after' alone, with end of input in a frame of its own.
+      const h = gateFor({ edges: [{ partition: 'forward', channels: 1 }], network: { frameRecords: 1000, frameBytes: 512 * 1024 } });
       h.grantAll();
       for (const i of range(30)) h.gate.emit(big(i));
       h.gate.barrier(12);

@@ -39,7 +39,7 @@ describe('loadConfig', () => {
         heartbeat: { intervalMs: 500, timeoutMs: 3000 },
         taskManager: { slots: 2 },
         jobManager: { slotWaitMs: 10000, collectLimit: 100000 },
-        network: { frameRecords: 512, bufferTimeoutMs: 5, credits: 8 },
+        network: { frameBytes: 32768, frameRecords: 2048, bufferTimeoutMs: 5, credits: 8 },
         events: { retainHours: 168 },
         checkpoints: { storage: 'directory', directory: '', retained: 3, replicas: 1 },
         log: { level: 'info' },

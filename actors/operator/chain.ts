@@ -1,0 +1,23 @@
+/**
+ * Operator chaining: a forward edge between operators of equal parallelism, whose downstream
+ * has no other input, runs both operators in one pass. Records go from one to the next by
+ * function call, with no frame, no encoding, no credit and no event-loop turn in between.
+ * Each operator stays its own task (its own state, checkpoint acknowledgement and status).
+ */
+
+/** The receiving end of a chained edge: the downstream operator instance, as its upstream sees it. */
+export interface ChainedInput {
+  push(record: unknown): void;
+  /** The upstream has snapshotted; this instance snapshots now, in the same pass. */
+  barrier(checkpointId: number): void;
+  end(): void;
+  /** This instance (or one further down its chain) cannot take records now: the upstream stops emitting. */
+  readonly blocked: boolean;
+  /** Called when this instance stops being blocked, so the upstream resumes. */
+  onWritable(listener: () => void): void;
+}
+
+/** The in-process name the downstream instance of a chained edge registers under, per attempt. */
+export function chainKey(jobId: string, attempt: number, edgeIndex: number, subtask: number): string {
+  return `chain:${jobId}:${attempt}:e${edgeIndex}:${subtask}`;
+}
