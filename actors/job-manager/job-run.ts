@@ -13,7 +13,7 @@ import type { StoredJob } from './job-store.ts';
 import type { TaskMetrics } from './protocol.ts';
 
 
-const SUMMED = ['recordsIn', 'recordsOut', 'framesIn', 'framesOut', 'busyMs', 'backpressuredMs', 'queuedFrames'] as const;
+const SUMMED = ['recordsIn', 'recordsOut', 'framesIn', 'framesLost', 'framesOut', 'busyMs', 'backpressuredMs', 'queuedFrames'] as const;
 export interface TaskRun {
   vertexId: string;
   subtask: number;
@@ -160,7 +160,7 @@ export class JobRun {
   result(): JobResult {
     const vertices: VertexMetrics[] = this.job.vertices.map((v) => {
       const sum: VertexMetrics = {
-        vertexId: v.id, name: v.name, parallelism: v.parallelism, recordsIn: 0, recordsOut: 0, framesIn: 0, framesOut: 0,
+        vertexId: v.id, name: v.name, parallelism: v.parallelism, recordsIn: 0, recordsOut: 0, framesIn: 0, framesLost: 0, framesOut: 0,
         busyMs: 0, backpressuredMs: 0, queuedFrames: 0, peakQueuedFrames: 0, peakWaitingFrames: 0,
       };
       for (let subtask = 0; subtask < v.parallelism; subtask++) {

@@ -12,6 +12,8 @@ export interface TaskMetrics {
   recordsIn: number;
   recordsOut: number;
   framesIn: number;
+  /** Frames that never arrived (a gap in a channel's numbering); anything but 0 fails the task. */
+  framesLost: number;
   framesOut: number;
   /** Time spent processing (a chain's head counts the whole chain). */
   busyMs: number;

@@ -10,6 +10,8 @@ interface InputChannel {
   blocked: boolean;
   /** Frames taken since credit was last granted back. */
   consumed: number;
+  /** The number the next frame must carry. */
+  expected: number;
 }
 
 export interface TakenFrame {
@@ -22,6 +24,8 @@ export interface TakenFrame {
 export interface InputGateOptions {
   credits: number;
   grant(edgeIndex: number, fromSubtask: number, credits: number): void;
+  /** Frames went missing on a channel (NATS delivers at most once): the records in them are gone. */
+  lost(edgeIndex: number, fromSubtask: number, missing: number): void;
 }
 
 /**
@@ -37,13 +41,14 @@ export class InputGate {
   private queuedFrames = 0;
   private endedChannels = 0;
   framesIn = 0;
+  framesLost = 0;
   /** The most frames ever queued on one channel: never above the credits it granted. */
   peakQueuedFrames = 0;
 
   constructor(inputs: { edgeIndex: number; upstreamParallelism: number }[], private readonly options: InputGateOptions) {
     for (const { edgeIndex, upstreamParallelism } of inputs) {
       for (let from = 0; from < upstreamParallelism; from++) {
-        const channel: InputChannel = { key: `${edgeIndex}:${from}`, edgeIndex, from, queue: [], ended: false, blocked: false, consumed: 0 };
+        const channel: InputChannel = { key: `${edgeIndex}:${from}`, edgeIndex, from, queue: [], ended: false, blocked: false, consumed: 0, expected: 0 };
         this.channels.set(channel.key, channel);
         this.order.push(channel);
       }
@@ -71,6 +76,12 @@ export class InputGate {
   arrive(edgeIndex: number, frame: Frame): void {
     const channel = this.channels.get(`${edgeIndex}:${frame.s}`);
     if (!channel) return;
+    if (frame.n !== channel.expected) {
+      const missing = Math.max(1, frame.n - channel.expected);
+      this.framesLost += missing;
+      this.options.lost(edgeIndex, frame.s, missing);
+    }
+    channel.expected = frame.n + 1;
     channel.queue.push(frame);
     this.queuedFrames++;
     this.framesIn++;

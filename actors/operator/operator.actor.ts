@@ -93,7 +93,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     return {
       jobId: task.jobId, vertexId: task.vertex.id, subtask: task.subtask,
       recordsIn: this.recordsIn, recordsOut: this.output?.recordsOut ?? 0,
-      framesIn: this.input?.framesIn ?? 0, framesOut: this.output?.framesOut ?? 0,
+      framesIn: this.input?.framesIn ?? 0, framesLost: this.input?.framesLost ?? 0, framesOut: this.output?.framesOut ?? 0,
       busyMs: Math.round(this.busyMs), backpressuredMs: Math.round(this.output?.backpressuredMs ?? 0),
       queuedFrames: (this.input?.queued ?? 0) + (this.output?.waiting ?? 0),
       peakQueuedFrames: this.input?.peakQueuedFrames ?? 0, peakWaitingFrames: this.output?.peakWaitingFrames ?? 0,
@@ -137,6 +137,9 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
           system.tell(subjects.task(task.jobId, upstream, from),
             { type: 'credit', attempt: task.attempt, edgeIndex, subtask: task.subtask, credits }, this.address);
         },
+        lost: (edgeIndex, from, missing) => this.failWith(new CloudflinkError('FRAMES_LOST',
+          `${this.describe()}: ${missing} data frame(s) from subtask ${from + 1} on edge ${edgeIndex} never arrived (NATS delivers ` +
+          'at most once: a slow consumer or a reconnect drops messages); the job restarts from its last checkpoint rather than go on without them')),
       });
     this.aligner = new BarrierAligner(this.input, task.checkpointing.mode, () => system.clock.now());
     for (const spec of task.inputs) {
@@ -389,6 +392,12 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     const failure = new CloudflinkError('UDF_FAILED',
       `${vertex.operator} '${vertex.name}' failed ${position} of subtask ${subtask + 1}/${vertex.parallelism}: ${message}${shown}`,
       { data: { vertexId: vertex.id, function: vertex.name, subtask, recordIndex: index, error: message }, cause: error });
+    this.failWith(failure);
+  }
+
+  /** Stops at once and fails through the supervision path, so the Task Manager reports it. */
+  private failWith(failure: CloudflinkError): void {
+    if (this.phase === 'stopped') return;
     this.release();
     this.options.system.tell(this.address, { type: 'fail', error: failure });
   }

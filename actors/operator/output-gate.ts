@@ -17,6 +17,8 @@ interface OutputChannel {
   subject: string;
   /** Records per frame: the network's cap, lowered to what fits `frameBytes` once a frame was encoded. */
   limit: number;
+  /** The number of the next frame sent on this channel. */
+  sequence: number;
   /** Frames the receiver has room for; granted by it, spent by us. */
   credit: number;
   /** Frames waiting for credit. */
@@ -75,7 +77,7 @@ export class OutputGate {
       spec,
       keyOf,
       nextRoundRobin: options.subtask % Math.max(1, subjects.length),
-      channels: spec.chained ? [] : subjects.map((subject) => ({ subject, limit: options.network.frameRecords, credit: 0, waiting: [], buffer: [] })),
+      channels: spec.chained ? [] : subjects.map((subject) => ({ subject, limit: options.network.frameRecords, sequence: 0, credit: 0, waiting: [], buffer: [] })),
     }));
     this.chainedEdges = this.edges.filter((e) => e.spec.chained);
   }
@@ -202,13 +204,14 @@ export class OutputGate {
   }
 
   private sendBuffer(channel: OutputChannel, marks: Marks = {}): void {
-    const frame: Frame = { s: this.options.subtask, a: this.options.attempt, r: channel.buffer, ...marks };
+    const frame: Frame = { s: this.options.subtask, a: this.options.attempt, n: channel.sequence, r: channel.buffer, ...marks };
     channel.buffer = [];
     if (this.options.localReceiver(channel.subject)) {
+      channel.sequence++;
       this.send(channel, frame);
       return;
     }
-    const encoded = encodeFrames(frame);
+    const encoded = encodeFrames(frame, channel);
     if (frame.r.length > 0) channel.limit = recordsPerFrame(frame.r.length, encoded, this.options.network);
     for (const bytes of encoded) this.send(channel, bytes);
   }
@@ -233,7 +236,7 @@ export class OutputGate {
     const local = this.options.localReceiver(subject);
     // A local receiver that went away (cancelled) gets nothing; one that moved would need NATS.
     if (local) local(frame);
-    else for (const bytes of encodeFrames(frame)) this.options.publish(subject, bytes);
+    else this.options.publish(subject, encodeFrame(frame));
   }
 
   private cancelFlushTimer(): void {
@@ -256,11 +259,18 @@ function recordsPerFrame(records: number, encoded: Uint8Array[], network: Networ
 /** The in-band marks a frame can carry after its records. */
 type Marks = Pick<Frame, 'b' | 'e'>;
 
-/** One frame, or several when the records would not fit in one NATS message; the marks go on the last. */
-function encodeFrames(frame: Frame): Uint8Array[] {
+/**
+ * One frame, or several when the records would not fit in one NATS message; the marks go on
+ * the last. Each frame sent takes the channel's next number.
+ */
+function encodeFrames(frame: Frame, channel: { sequence: number }): Uint8Array[] {
+  frame.n = channel.sequence;
   const bytes = encodeFrame(frame);
   const records = frame.r;
-  if (bytes.length <= MAX_FRAME_BYTES) return [bytes];
+  if (bytes.length <= MAX_FRAME_BYTES) {
+    channel.sequence++;
+    return [bytes];
+  }
   if (records.length <= 1) {
     throw new CloudflinkError('UDF_FAILED',
       `a record of ${bytes.length} bytes is larger than a data frame may be (${MAX_FRAME_BYTES} bytes, below NATS's max_payload); split it into smaller records`);
@@ -268,7 +278,7 @@ function encodeFrames(frame: Frame): Uint8Array[] {
   const half = records.length >> 1;
   const { b, e, ...plain } = frame;
   return [
-    ...encodeFrames({ ...plain, r: records.slice(0, half) }),
-    ...encodeFrames({ ...plain, r: records.slice(half), ...(b === undefined ? {} : { b }), ...(e ? { e } : {}) }),
+    ...encodeFrames({ ...plain, r: records.slice(0, half) }, channel),
+    ...encodeFrames({ ...plain, r: records.slice(half), ...(b === undefined ? {} : { b }), ...(e ? { e } : {}) }, channel),
   ];
 }

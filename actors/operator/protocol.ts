@@ -72,6 +72,8 @@ export interface Frame {
   s: number;
   /** The job attempt that sent it; frames of an earlier attempt are dropped. */
   a: number;
+  /** Its number on its channel in this attempt, from 0: a gap means frames were lost on the way. */
+  n: number;
   r: unknown[];
   /** A checkpoint barrier after the records. */
   b?: number;

@@ -76,6 +76,11 @@ export class DataStream<T> {
     return this.sink({ operator: 'sink.collect' }, options);
   }
 
+  /** Drops every record (Flink's DiscardingSink): for benchmarks, where only the work before it counts. */
+  discard(options?: OperatorOptions): DataStreamSink<T> {
+    return this.sink({ operator: 'sink.discard' }, options);
+  }
+
   /** Adds a vertex reading this stream; how the edge partitions is `input` or, failing that, this stream's. */
   transform<R>(spec: OperatorSpec, defaultName: string, options?: OperatorOptions, input?: Omit<StreamInput, 'node'>): SingleOutputStreamOperator<R> {
     return new SingleOutputStreamOperator<R>(this.environment, this.addVertex(spec, defaultName, options, input));

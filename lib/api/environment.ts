@@ -12,6 +12,7 @@ import {
   DEFAULT_CHECKPOINT_MIN_PAUSE_MS, DEFAULT_CHECKPOINT_TIMEOUT_MS, DEFAULT_PARALLELISM, DEFAULT_TOLERABLE_CHECKPOINT_FAILURES,
 } from '../descriptor/validate.ts';
 import { CloudflinkError } from '../errors/index.ts';
+import { resolveNexmarkConfig, type NexmarkConfig, type NexmarkEvent } from '../nexmark/index.ts';
 import { RESTART_STRATEGY_TYPES, type RestartStrategy } from '../restart/index.ts';
 import { captureFunction, type FunctionRef } from './capture.ts';
 import { SingleOutputStreamOperator } from './data-stream.ts';
@@ -248,6 +249,29 @@ export class StreamExecutionEnvironment {
     if (fn === undefined) return this.source({ operator: 'source.generator', count, ...pace }, operatorOptions);
     const captured = captureFunction(fn, 'generate()');
     return this.source({ operator: 'source.generator', count, fn: captured.fn, ...pace }, operatorOptions, captured.name);
+  }
+
+  /**
+   * The Nexmark benchmark's events for event numbers [0, events): Person, Auction and Bid in
+   * proportion 1:3:46, as the reference generator makes them; deterministic, at any parallelism.
+   * `config` sets the generator (event rate of the timestamps, hot ratios, …), `ratePerSecond`
+   * paces the emission (over all subtasks).
+   */
+  nexmark(events: number, options: OperatorOptions & { config?: NexmarkConfig; ratePerSecond?: number } = {}): SingleOutputStreamOperator<NexmarkEvent> {
+    if (!Number.isInteger(events) || events < 0) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `nexmark(${events}): the number of events must be a non-negative integer`);
+    }
+    const { config, ratePerSecond, ...operatorOptions } = options;
+    if (ratePerSecond !== undefined && !(ratePerSecond > 0)) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `nexmark(): ratePerSecond must be a positive number, got ${ratePerSecond}`);
+    }
+    // Found out here, with the field named, rather than when the Job Manager validates.
+    if (config !== undefined) resolveNexmarkConfig(config);
+    return this.source({
+      operator: 'source.nexmark', events,
+      ...(config === undefined ? {} : { config: { ...config } }),
+      ...(ratePerSecond === undefined ? {} : { ratePerSecond }),
+    }, { name: 'nexmark', ...operatorOptions });
   }
 
   /** The job descriptor of everything built so far. */

@@ -9,6 +9,7 @@ export interface VertexMetrics {
   recordsIn: number;
   recordsOut: number;
   framesIn: number;
+  framesLost: number;
   framesOut: number;
   busyMs: number;
   backpressuredMs: number;

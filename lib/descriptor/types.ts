@@ -2,6 +2,7 @@
  * The job descriptor: the versioned document a client submits on `<p>.jobs.submit`.
  * Its JSON Schema is config/descriptor.schema.json; keep the two in step.
  */
+import type { NexmarkConfig } from '../nexmark/config.ts';
 import type { RestartStrategy } from '../restart/index.ts';
 
 export type { RestartStrategy };
@@ -30,6 +31,18 @@ export interface SourceGenerator {
   /** At most this many records per second over all subtasks (a steady input rate); unlimited when absent. */
   ratePerSecond?: number;
 }
+/**
+ * The Nexmark benchmark's events (Person, Auction, Bid in proportion 1:3:46) for event numbers
+ * [0, events): deterministic, so it can be replayed, and at any parallelism.
+ */
+export interface SourceNexmark {
+  operator: 'source.nexmark';
+  events: number;
+  /** The generator's settings (event rate for the timestamps, hot ratios, …); the reference's defaults when absent. */
+  config?: NexmarkConfig;
+  /** Emits at most this many events per second over all subtasks; unlimited when absent. */
+  ratePerSecond?: number;
+}
 export interface MapVertex { operator: 'map'; fn: UserFunction }
 export interface FilterVertex { operator: 'filter'; fn: UserFunction }
 /** `fn` returns an iterable (usually an array) of output records. */
@@ -43,6 +56,8 @@ export interface SinkPrint { operator: 'sink.print'; prefix?: string }
 export interface SinkTextFile { operator: 'sink.textFile'; path: string }
 /** Records are returned to the client with the job's result (bounded jobs; capped in size). */
 export interface SinkCollect { operator: 'sink.collect' }
+/** Drops every record (Flink's DiscardingSink): for benchmarks, where only the work before it counts. */
+export interface SinkDiscard { operator: 'sink.discard' }
 /**
  * Keyed: `fn(value, ctx)` with `ctx.key` and `ctx.state` (value, list, map and reducing state of
  * the current key, checkpointed); returns an iterable of output records, or nothing.
@@ -52,16 +67,16 @@ export interface ProcessVertex { operator: 'process'; fn: UserFunction }
 export interface SinkFile { operator: 'sink.file'; path: string }
 
 export type OperatorSpec =
-  | SourceFromElements | SourceTextFile | SourceGenerator
+  | SourceFromElements | SourceTextFile | SourceGenerator | SourceNexmark
   | MapVertex | FilterVertex | FlatMapVertex | ReduceVertex | SumVertex | ProcessVertex
-  | SinkPrint | SinkTextFile | SinkCollect | SinkFile;
+  | SinkPrint | SinkTextFile | SinkCollect | SinkFile | SinkDiscard;
 
 export type OperatorName = OperatorSpec['operator'];
 
 export const OPERATORS: readonly OperatorName[] = [
-  'source.elements', 'source.textFile', 'source.generator',
+  'source.elements', 'source.textFile', 'source.generator', 'source.nexmark',
   'map', 'filter', 'flatMap', 'reduce', 'sum', 'process',
-  'sink.print', 'sink.textFile', 'sink.collect', 'sink.file',
+  'sink.print', 'sink.textFile', 'sink.collect', 'sink.file', 'sink.discard',
 ];
 
 export type VertexDescriptor = OperatorSpec & {

@@ -8,6 +8,7 @@ import {
   type ResolvedCheckpointing, type ResolvedJob,
 } from './types.ts';
 import { checkUserFunctionSource } from './udf.ts';
+import { resolveNexmarkConfig } from '../nexmark/config.ts';
 
 export const DEFAULT_MODE = 'streaming';
 export const DEFAULT_PARALLELISM = 1;
@@ -25,7 +26,7 @@ export type DescriptorValidation = { ok: true; job: ResolvedJob } | { ok: false;
  */
 export function validateDescriptor(input: unknown): DescriptorValidation {
   const issues = schemaIssues(input);
-  if (isRecord(input)) issues.push(...graphIssues(input), ...functionIssues(input), ...restartStrategyIssues(input));
+  if (isRecord(input)) issues.push(...graphIssues(input), ...functionIssues(input), ...restartStrategyIssues(input), ...nexmarkIssues(input));
   const unique = [...new Map(issues.map((i) => [`${i.path}\n${i.message}`, i])).values()];
   return unique.length === 0 ? { ok: true, job: resolve(input as JobDescriptor) } : { ok: false, issues: unique };
 }
@@ -356,6 +357,20 @@ function functionIssues(d: Record<string, unknown>): DescriptorIssue[] {
     if (typeof source !== 'string' || source.trim() === '') return []; // wrong types and empty text are schema issues
     const error = checkUserFunctionSource(source);
     return error === null ? [] : [{ path, message: `the user function does not compile: ${error}` }];
+  });
+}
+
+/** The generator's own rules (ranges, unknown fields), reported where the descriptor says them. */
+function nexmarkIssues(d: Record<string, unknown>): DescriptorIssue[] {
+  if (!Array.isArray(d.vertices)) return [];
+  return d.vertices.flatMap((v, i) => {
+    if (!isRecord(v) || v.operator !== 'source.nexmark' || !isRecord(v.config)) return [];
+    try {
+      resolveNexmarkConfig(v.config);
+      return [];
+    } catch (error) {
+      return [{ path: `/vertices/${i}/config`, message: (error as Error).message }];
+    }
   });
 }
 

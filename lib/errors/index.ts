@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'JOB_FILE_INVALID'
   | 'TASK_FAILED'
+  | 'FRAMES_LOST'
   | 'INTERNAL';
 
 export interface WireError {

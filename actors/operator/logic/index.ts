@@ -3,9 +3,9 @@ import type { KeySelector, UserFunction } from '../../../lib/descriptor/types.ts
 import { splitsFor, type KeyedStateBackend } from '../../../lib/state/index.ts';
 import { exactlyOnceFileSink } from './file-sink.ts';
 import type { TaskDeployment } from '../protocol.ts';
-import { elementsSource, generatorSource, textFileSource } from './sources.ts';
+import { elementsSource, generatorSource, nexmarkSource, textFileSource } from './sources.ts';
 import { filterLogic, flatMapLogic, mapLogic, processLogic, reduceLogic, sumLogic } from './transforms.ts';
-import { collectSink, printSink, textFileSink } from './sinks.ts';
+import { collectSink, discardSink, printSink, textFileSink } from './sinks.ts';
 import type { OperatorLogic, UserFn } from './types.ts';
 
 export type { Collector, OperatorLogic, UserFn } from './types.ts';
@@ -40,6 +40,10 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
       const rate = vertex.ratePerSecond === undefined ? undefined : vertex.ratePerSecond / p;
       return generatorSource(vertex.count, fn, source, rate);
     }
+    case 'source.nexmark': {
+      const rate = vertex.ratePerSecond === undefined ? undefined : vertex.ratePerSecond / p;
+      return nexmarkSource(vertex.events, vertex.config, source, rate);
+    }
     case 'source.textFile': return textFileSource(vertex.path, source);
     case 'map': return mapLogic(await instantiate(vertex.fn, vertex.params, where));
     case 'filter': return filterLogic(await instantiate(vertex.fn, vertex.params, where));
@@ -50,6 +54,7 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
     case 'sink.print': return printSink(vertex.prefix, subtask, p);
     case 'sink.textFile': return textFileSink(vertex.path, subtask, p);
     case 'sink.collect': return collectSink(task.collectLimit, vertex.name);
+    case 'sink.discard': return discardSink();
     case 'sink.file': return exactlyOnceFileSink(vertex.path, { subtask, parallelism: p, jobId: task.jobId, attempt: task.attempt, restoredJobId: task.restore?.jobId });
     default: {
       const never: never = vertex;

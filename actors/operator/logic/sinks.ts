@@ -13,6 +13,10 @@ export function asLine(record: unknown): string {
   }
 }
 
+export function discardSink(): OperatorLogic {
+  return { process: () => {} };
+}
+
 /** Flink's print sink: `<subtask>> record` when there are several subtasks. */
 export function printSink(prefix: string | undefined, subtask: number, parallelism: number): OperatorLogic {
   const label = [prefix, parallelism > 1 ? `${subtask + 1}>` : undefined].filter(Boolean).join(' ');

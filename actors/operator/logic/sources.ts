@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CloudflinkError } from '../../../lib/errors/index.ts';
+import { nexmarkEventGenerator, type NexmarkConfig } from '../../../lib/nexmark/index.ts';
 import { restoreSplits, type SplitPositions } from '../../../lib/state/index.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
 
@@ -14,9 +15,14 @@ export interface SplitSource {
   splitCount: number;
 }
 
-/** Split s of a sequence holds the positions s, s + S, s + 2S, … */
+/**
+ * Split s of a sequence holds the positions s, s + S, s + 2S, … A subtask takes one position
+ * from each of its splits in turn, so it emits its share of the sequence in ascending order
+ * (its splits are a contiguous range): event-time sources stay nearly in order.
+ */
 function sequenceSource(length: number, at: (index: number) => unknown, { splits, splitCount }: SplitSource, ratePerSecond?: number): OperatorLogic {
   let positions: SplitPositions = Object.fromEntries(splits.map((s) => [s, s]));
+  let active = [...splits];
   let cursor = 0;
   const pace = ratePerSecond === undefined ? undefined : new Pace(ratePerSecond);
   return {
@@ -24,23 +30,27 @@ function sequenceSource(length: number, at: (index: number) => unknown, { splits
       const max = pace ? pace.allowance(limit) : limit;
       if (pace && max === 0) return pace.waitMs;
       let emitted = 0;
-      while (emitted < max && cursor < splits.length) {
-        const split = splits[cursor]!;
+      while (emitted < max && active.length > 0) {
+        if (cursor >= active.length) cursor = 0;
+        const split = active[cursor]!;
         const position = positions[split]!;
         if (position >= length) {
-          cursor++;
+          active.splice(cursor, 1);
           continue;
         }
         positions[split] = position + splitCount;
+        cursor++;
         out.emit(at(position));
         emitted++;
       }
       pace?.spent(emitted);
-      return cursor >= splits.length;
+      return active.length === 0;
     },
     snapshotState: () => ({ ...positions }),
     restoreState(states: unknown[]) {
       positions = { ...Object.fromEntries(splits.map((s) => [s, s])), ...restoreSplits(states as SplitPositions[], splits) };
+      // Resume with the split furthest behind, so the restored order is the one before the checkpoint.
+      active = [...splits].sort((a, b) => positions[a]! - positions[b]!);
       cursor = 0;
     },
   };
@@ -74,6 +84,11 @@ export function elementsSource(elements: unknown[], source: SplitSource): Operat
 /** Emits fn(index) (or the index) for index in [0, count); deterministic, so a restore replays it exactly. */
 export function generatorSource(count: number, fn: UserFn | undefined, source: SplitSource, ratePerSecond?: number): OperatorLogic {
   return sequenceSource(count, fn ? (i) => fn(i) : (i) => i, source, ratePerSecond);
+}
+
+/** The Nexmark generator's event for each event number in [0, events). */
+export function nexmarkSource(events: number, config: NexmarkConfig | undefined, source: SplitSource, ratePerSecond?: number): OperatorLogic {
+  return sequenceSource(events, nexmarkEventGenerator(config), source, ratePerSecond);
 }
 
 const CHUNK = 64 * 1024;
