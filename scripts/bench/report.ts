@@ -11,13 +11,17 @@ export interface ThroughputRow {
   wordsPerSecond: number;
   /** words/s divided by the baseline's words/s. */
   vsPlain: number;
+  /** Against the idiomatic RxJS pipeline (groupBy) and against RxJS with the keyed state in one scan over a Map. */
   vsRxjs: number;
+  vsRxjsScan: number;
   /** Median round trip of the tiny job for the same system, in milliseconds. */
   roundTripMs: number;
   /** 'ok' when every word's final count equals the plain loop's, else what differed. */
   verified: string;
   /** CPU seconds per process during the job (cloudflink rows, on Linux). */
   cpuSeconds?: Record<string, number>;
+  /** Checkpoints completed during the job (cloudflink rows). */
+  checkpoints?: number;
 }
 
 export interface BenchReport {
@@ -36,7 +40,8 @@ const COLUMNS: { title: string; cell(row: ThroughputRow): string }[] = [
   { title: 'wall s', cell: (r) => r.wallSeconds.toFixed(3) },
   { title: 'words/s', cell: (r) => Math.round(r.wordsPerSecond).toLocaleString('en-US') },
   { title: '× plain', cell: (r) => ratio(r.vsPlain) },
-  { title: '× RxJS', cell: (r) => ratio(r.vsRxjs) },
+  { title: '× RxJS groupBy', cell: (r) => ratio(r.vsRxjs) },
+  { title: '× RxJS scan', cell: (r) => ratio(r.vsRxjsScan) },
   { title: 'round trip ms', cell: (r) => roundTrip(r.roundTripMs) },
   { title: 'counts', cell: (r) => r.verified },
 ];
@@ -44,7 +49,9 @@ const COLUMNS: { title: string; cell(row: ThroughputRow): string }[] = [
 const LEGEND = [
   'seconds: in-process rows time their loop, file read included; cloudflink rows use the job\'s durationMs, submission → FINISHED.',
   'wall s: the same for in-process rows; for cloudflink, execute() → result() in this client.',
-  '× plain, × RxJS: words/s against the plain loop\'s and against the RxJS groupBy pipeline\'s.',
+  '× plain, × RxJS groupBy, × RxJS scan: words/s against the plain loop\'s and the two RxJS pipelines\'.',
+  'cloudflink rows: exactly-once checkpoints every second; chained p=1 runs in one Task Manager (source+tokenize → sum+format+sink),',
+  '  keyed p=2 runs one subtask on each of 2 Task Managers, the keyBy exchange over NATS.',
   'round trip ms: median of 10 runs of 10 records → map → collect. For cloudflink this is the job round trip,',
   '  submit → FINISHED as the client sees it (scheduling, deployment, teardown), not per-record latency.',
   'counts: every word\'s final rolling count equals the plain loop\'s, and one rolling count came out per word in.',

@@ -3,7 +3,7 @@
  * measured in this run on this machine. Every system's final counts are checked against
  * the plain loop's: a fast wrong answer is not a result.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterClient } from '../../lib/client/index.ts';
@@ -53,6 +53,7 @@ export async function wordCountBench(options: WordCountOptions, scope: Scope, pr
     return {
       name, words: plain.words, seconds: run.seconds, wallSeconds: run.wallSeconds ?? run.seconds, wordsPerSecond,
       vsPlain: wordsPerSecond / (plain.words / plain.seconds), vsRxjs: wordsPerSecond / (plain.words / rxjs.seconds),
+      vsRxjsScan: wordsPerSecond / (plain.words / rxjsScan.seconds),
       roundTripMs, verified,
     };
   };
@@ -82,23 +83,25 @@ export async function wordCountBench(options: WordCountOptions, scope: Scope, pr
   };
   const notes: string[] = [];
   for (const parallelism of options.parallelisms) {
-    const output = join(dir, `counts-p${parallelism}.txt`);
-    progress(`cloudflink p=${parallelism}: running WordCount`);
+    const output = join(dir, `counts-p${parallelism}`);
+    const name = parallelism === 1 ? 'cloudflink chained p=1' : `cloudflink keyed p=${parallelism}`;
+    progress(`${name}: running WordCount`);
     const cpu = cpuMeter(pids);
     const run = await wordCountJob(client, input, output, parallelism);
     const cpuSeconds = cpu();
-    progress(`cloudflink p=${parallelism}: FINISHED in ${run.seconds.toFixed(2)} s (wall ${run.wallSeconds.toFixed(2)} s); checking the counts`);
+    progress(`${name}: FINISHED in ${run.seconds.toFixed(2)} s (wall ${run.wallSeconds.toFixed(2)} s), ${run.checkpoints} checkpoints; checking the counts`);
     const written = lastCounts(output);
-    const outputMb = statSync(output).size / 1024 / 1024;
-    rmSync(output);
-    progress(`cloudflink p=${parallelism}: ${options.roundTrips} tiny jobs for the round trip`);
+    const outputMb = bytesOf(output) / 1024 / 1024;
+    rmSync(output, { recursive: true, force: true });
+    progress(`${name}: ${options.roundTrips} tiny jobs for the round trip`);
     const tiny = await tinyJob(client, parallelism, options.roundTrips);
     rows.push({
-      ...row(`cloudflink p=${parallelism}`, run, median(tiny.wallMs), verify(plain.counts, written.counts, written.records, plain.words)),
-      cpuSeconds,
+      ...row(name, run, median(tiny.wallMs), verify(plain.counts, written.counts, written.records, plain.words)),
+      cpuSeconds, checkpoints: run.checkpoints,
     });
-    notes.push(`cloudflink p=${parallelism}: CPU seconds during the job: ${formatCpu(cpuSeconds)}`,
-      `  records in → out: ${run.result.vertices.map((v) => `${v.name}×${v.parallelism} ${v.recordsIn} → ${v.recordsOut}`).join(', ')}`,
+    notes.push(`${name}: CPU seconds during the job: ${formatCpu(cpuSeconds)}; ${run.checkpoints} checkpoints completed`,
+      `  records in → out (busy s, backpressured s): ${run.result.vertices.map((v) =>
+        `${v.name}×${v.parallelism} ${v.recordsIn} → ${v.recordsOut} (${(v.busyMs / 1000).toFixed(1)}, ${(v.backpressuredMs / 1000).toFixed(1)})`).join(', ')}`,
       `  output ${outputMb.toFixed(0)} MB; tiny job: median durationMs ${median(tiny.durationMs).toFixed(0)} (Job Manager clock), median wall ${median(tiny.wallMs).toFixed(1)} ms`);
   }
 
@@ -110,6 +113,11 @@ export async function wordCountBench(options: WordCountOptions, scope: Scope, pr
     rows,
     notes,
   };
+}
+
+function bytesOf(path: string): number {
+  if (!statSync(path).isDirectory()) return statSync(path).size;
+  return readdirSync(path).reduce((sum, name) => sum + statSync(join(path, name)).size, 0);
 }
 
 /** 'ok' when every final count equals the reference and one rolling count came out per word. */

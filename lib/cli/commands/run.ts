@@ -95,11 +95,15 @@ async function follow(client: ClusterClient, jobId: string, options: { printEven
   return client.status(jobId);
 }
 
+const inSeconds = (ms: number | undefined): string => `${((ms ?? 0) / 1000).toFixed(2).padStart(6)} s`;
+
 function printResult(result: JobResult): void {
   const seconds = result.durationMs === undefined ? '' : ` in ${(result.durationMs / 1000).toFixed(2)} s`;
   process.stderr.write(`job ${result.jobId} (${result.name}) ${result.state}${seconds}${result.cause ? `: ${result.cause}` : ''}\n`);
   for (const v of result.vertices) {
-    process.stderr.write(`  ${v.name.padEnd(24)} ×${v.parallelism}  records in ${String(v.recordsIn).padStart(10)}  out ${String(v.recordsOut).padStart(10)}\n`);
+    // Busy time of a chain is its head's; the operators chained after it show none of their own.
+    process.stderr.write(`  ${v.name.padEnd(24)} ×${v.parallelism}  records in ${String(v.recordsIn).padStart(10)}  out ${String(v.recordsOut).padStart(10)}` +
+      `  busy ${inSeconds(v.busyMs)}  backpressured ${inSeconds(v.backpressuredMs)}${v.framesLost ? `  FRAMES LOST ${v.framesLost}` : ''}\n`);
   }
   for (const [vertexId, records] of Object.entries(result.collected)) {
     process.stdout.write(`collected by ${vertexId} (${records.length} records):\n`);
