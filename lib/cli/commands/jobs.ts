@@ -29,7 +29,7 @@ export function registerJobCommands(program: Command): void {
     }));
 
   withConnectionOptions(program.command('status'))
-    .description('one job: its state, and records in and out per vertex')
+    .description('one job as JSON: its state, and per vertex its records and frames in and out, busy and backpressured time, queued frames')
     .argument('<job>', 'job id')
     .action((jobId: string, flags: ConnectionFlags) => withClient(flags, async (client) => {
       const result = await client.status(jobId);
