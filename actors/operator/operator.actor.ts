@@ -342,6 +342,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
         const record = this.record = records[current.next++];
         this.recordsIn++;
         this.logic.process!(record, this.collector);
+        // A slow function must not hold the event loop (and the heartbeats) for a whole frame.
+        if ((current.next & 63) === 0 && performance.now() - started >= TURN_MS) break;
       }
       if (current.next < records.length) break;
       this.inProgress = undefined;

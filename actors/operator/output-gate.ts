@@ -15,7 +15,7 @@ type Outgoing = Uint8Array | Frame;
 
 interface OutputChannel {
   subject: string;
-  /** Records per frame: the network's cap, lowered to what fits `frameBytes` once a frame was encoded. */
+  /** Records per frame: 0 until the first record, then what fits `frameBytes` (by the last frame's size), at most `frameRecords`. */
   limit: number;
   /** The number of the next frame sent on this channel. */
   sequence: number;
@@ -77,7 +77,7 @@ export class OutputGate {
       spec,
       keyOf,
       nextRoundRobin: options.subtask % Math.max(1, subjects.length),
-      channels: spec.chained ? [] : subjects.map((subject) => ({ subject, limit: options.network.frameRecords, sequence: 0, credit: 0, waiting: [], buffer: [] })),
+      channels: spec.chained ? [] : subjects.map((subject) => ({ subject, limit: 0, sequence: 0, credit: 0, waiting: [], buffer: [] })),
     }));
     this.chainedEdges = this.edges.filter((e) => e.spec.chained);
   }
@@ -188,6 +188,7 @@ export class OutputGate {
   }
 
   private push(channel: OutputChannel, record: unknown): void {
+    if (channel.limit === 0) channel.limit = this.firstLimit(channel, record);
     channel.buffer.push(record);
     if (channel.buffer.length >= channel.limit) this.sendBuffer(channel);
     else if (!this.flushTimer) {
@@ -201,6 +202,18 @@ export class OutputGate {
         }
       }, this.options.network.bufferTimeoutMs);
     }
+  }
+
+  /**
+   * Before any frame went out on a channel: in-process frames are cut by count only; over NATS
+   * the first record's size stands in for the frame's, so large records do not pile up a
+   * frame far over `frameBytes` (one record encoded once per channel).
+   */
+  private firstLimit(channel: OutputChannel, record: unknown): number {
+    const { network } = this.options;
+    if (this.options.localReceiver(channel.subject)) return network.frameRecords;
+    const bytes = encodeFrame({ s: this.options.subtask, a: this.options.attempt, n: 0, r: [record] }).length;
+    return Math.max(1, Math.min(network.frameRecords, Math.floor(network.frameBytes / bytes)));
   }
 
   private sendBuffer(channel: OutputChannel, marks: Marks = {}): void {

@@ -61,13 +61,16 @@ export function outputsOf(job: ResolvedJob, vertexId: string): ResolvedEdge[] {
 /**
  * Whether both ends of an edge run in one pass (Flink's chaining rule): a forward edge
  * between vertices of equal parallelism, into a vertex with no other input, unless the job
- * or either vertex turns chaining off. Slot sharing puts both ends in one slot.
+ * or either vertex turns chaining off. Slot sharing puts both ends in one slot. Between two
+ * single-subtask vertices every partitioning is forward (there is one channel), so a keyBy
+ * at parallelism 1 chains too; the keyed operator still keys each record itself.
  */
 export function isChained(job: ResolvedJob, edge: ResolvedEdge): boolean {
-  if (!job.operatorChaining || edge.partition !== 'forward') return false;
+  if (!job.operatorChaining) return false;
   const from = job.vertices.find((v) => v.id === edge.from)!;
   const to = job.vertices.find((v) => v.id === edge.to)!;
-  return from.parallelism === to.parallelism && !from.disableChaining && !to.disableChaining && !to.startNewChain &&
+  const forward = edge.partition === 'forward' || (from.parallelism === 1 && to.parallelism === 1);
+  return forward && from.parallelism === to.parallelism && !from.disableChaining && !to.disableChaining && !to.startNewChain &&
     inputsOf(job, to.id).length === 1;
 }
 

@@ -42,10 +42,10 @@ export function processLogic(fn: UserFn, keyOf: (record: unknown) => unknown, st
 
 /** Keyed rolling reduce: emits the running result of the record's key after each record; the result is keyed state. */
 export function reduceLogic(fn: UserFn, keyOf: (record: unknown) => unknown, state: KeyedStateBackend): OperatorLogic {
+  const current = state.store.value<unknown>('reduce');
   return {
     process(record, out: Collector) {
       state.setCurrentKey(keyOf(record));
-      const current = state.store.value<unknown>('reduce');
       const previous = current.value();
       const next = previous === undefined ? record : fn(previous, record);
       current.update(next);
@@ -57,25 +57,34 @@ export function reduceLogic(fn: UserFn, keyOf: (record: unknown) => unknown, sta
 /** Keyed rolling sum of one field; the other fields come from the key's first record (as in Flink). */
 export function sumLogic(field: string | number, keyOf: (record: unknown) => unknown, state: KeyedStateBackend): OperatorLogic {
   const what = `sum(${JSON.stringify(field)})`;
-  const add = (a: unknown, b: unknown): unknown => {
-    const x = (a as Record<string | number, unknown>)[field];
-    const y = (b as Record<string | number, unknown>)[field];
-    if (typeof x !== typeof y) throw new CloudflinkError('UDF_FAILED', `${what} cannot add ${describe(y)} to ${describe(x)}: use numbers or bigints throughout`);
-    const copy = (Array.isArray(a) ? [...a] : { ...(a as object) }) as Record<string | number, unknown>;
-    copy[field] = (x as number) + (y as number);
-    return copy;
+  // The same state as reduce's, so that a sum's checkpoints stay what they were.
+  const current = state.store.value<Record<string | number, unknown>>('reduce');
+  return {
+    process(record, out: Collector) {
+      // Every record is checked, the first of each key too, before it reaches the rolling state.
+      if (record === null || typeof record !== 'object') {
+        throw new CloudflinkError('UDF_FAILED', `${what} needs records that are arrays or objects, got ${describe(record)}`);
+      }
+      const y = (record as Record<string | number, unknown>)[field];
+      if (typeof y !== 'number' && typeof y !== 'bigint') {
+        throw new CloudflinkError('UDF_FAILED', `${what} needs a number in that field, got ${describe(y)}`);
+      }
+      state.setCurrentKey(keyOf(record));
+      const previous = current.value();
+      let next: Record<string | number, unknown>;
+      if (previous === undefined) {
+        next = record as Record<string | number, unknown>;
+      } else {
+        const x = previous[field];
+        if (typeof x !== typeof y) throw new CloudflinkError('UDF_FAILED', `${what} cannot add ${describe(y)} to ${describe(x)}: use numbers or bigints throughout`);
+        // A copy: the previous sum went downstream by reference, and must not change there.
+        next = (Array.isArray(previous) ? [...previous] : { ...previous }) as Record<string | number, unknown>;
+        next[field] = (x as number) + (y as number);
+      }
+      current.update(next);
+      out.emit(next);
+    },
   };
-  // Every record is checked, the first of each key too, before it reaches the rolling state.
-  return reduceLogic((a, b) => add(a, b), (record) => {
-    if (record === null || typeof record !== 'object') {
-      throw new CloudflinkError('UDF_FAILED', `${what} needs records that are arrays or objects, got ${describe(record)}`);
-    }
-    const value = (record as Record<string | number, unknown>)[field];
-    if (typeof value !== 'number' && typeof value !== 'bigint') {
-      throw new CloudflinkError('UDF_FAILED', `${what} needs a number in that field, got ${describe(value)}`);
-    }
-    return keyOf(record);
-  }, state);
 }
 
 export function describe(value: unknown): string {

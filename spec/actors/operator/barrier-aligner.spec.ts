@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { BarrierAligner, type AlignedBarrier, type CheckpointingMode } from '../../../actors/operator/barrier-aligner.ts';
-import { InputGate } from '../../../actors/operator/input-gate.ts';
+import { NumberingInputGate, noFrameLost } from '../../helpers/frames.ts';
 import type { Frame } from '../../../actors/operator/protocol.ts';
 import { ManualClock } from '../../../lib/clock/index.ts';
 import { prng } from '../../helpers/random.ts';
@@ -16,13 +16,13 @@ type Step = { record: unknown } | { checkpoint: AlignedBarrier };
 /** An input gate, an aligner on a manual clock, and a pump that does what the operator instance does with a frame. */
 function harness(inputs: { edgeIndex: number; upstreamParallelism: number }[], mode: CheckpointingMode) {
   const clock = new ManualClock(1_000);
-  const gate = new InputGate(inputs, { credits: 1_000, grant: () => {} });
+  const gate = new NumberingInputGate(inputs, { credits: 1_000, grant: () => {}, lost: noFrameLost });
   gate.open();
   const aligner = new BarrierAligner(gate, mode, () => clock.now());
   const steps: Step[] = [];
   const send = (channel: string, marks: { r?: unknown[]; b?: number; e?: true }): void => {
     const [edgeIndex, s] = channel.split(':').map(Number) as [number, number];
-    const frame: Frame = { s, a: 0, r: marks.r ?? [], ...(marks.b === undefined ? {} : { b: marks.b }), ...(marks.e ? { e: true as const } : {}) };
+    const frame: Frame = { s, a: 0, n: 0, r: marks.r ?? [], ...(marks.b === undefined ? {} : { b: marks.b }), ...(marks.e ? { e: true as const } : {}) };
     gate.arrive(edgeIndex, frame);
   };
   /** Takes every frame it can: its records, then its barrier, then its end of input. */

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { InputGate, type TakenFrame } from '../../../actors/operator/input-gate.ts';
+import { NumberingInputGate, noFrameLost } from '../../helpers/frames.ts';
 import type { Frame } from '../../../actors/operator/protocol.ts';
 import { prng } from '../../helpers/random.ts';
 
@@ -7,11 +8,12 @@ interface Grant { edgeIndex: number; from: number; credits: number }
 
 function gateFor(inputs: { edgeIndex: number; upstreamParallelism: number }[], credits: number) {
   const grants: Grant[] = [];
-  const gate = new InputGate(inputs, { credits, grant: (edgeIndex, from, n) => grants.push({ edgeIndex, from, credits: n }) });
+  const gate = new NumberingInputGate(inputs, { credits, grant: (edgeIndex, from, n) => grants.push({ edgeIndex, from, credits: n }), lost: noFrameLost });
   return { gate, grants };
 }
 
-const frame = (s: number, r: unknown[], end = false): Frame => (end ? { s, a: 0, r, e: true } : { s, a: 0, r });
+/** Numbered by the gate as it arrives (NumberingInputGate). */
+const frame = (s: number, r: unknown[], end = false): Frame => (end ? { s, a: 0, n: 0, r, e: true } : { s, a: 0, n: 0, r });
 
 /** Takes every frame that can be taken now. */
 function takeAll(gate: InputGate): TakenFrame[] {
@@ -274,8 +276,9 @@ describe('InputGate', () => {
       }
       const all = [...senders.values()];
       const blocked = new Set<string>();
-      const gate = new InputGate(inputs, {
+      const gate = new NumberingInputGate(inputs, {
         credits,
+        lost: noFrameLost,
         grant: (edgeIndex, from, n) => {
           const sender = senders.get(`${edgeIndex}:${from}`);
           if (!sender) violations.push(`seed ${seed}: credit for unknown channel ${edgeIndex}:${from}`);
@@ -357,5 +360,169 @@ describe('InputGate', () => {
     expect(interleavings).to.equal(3000);
     expect(framesMoved).to.be.greaterThan(30_000);
     expect(blockedTakes, 'frames were taken while some channel was blocked').to.be.greaterThan(1000);
+  });
+});
+
+describe('InputGate: frame numbering (loss detection)', () => {
+  interface Loss { edgeIndex: number; from: number; missing: number }
+
+  /** A gate that takes the numbers as they come, as over NATS, and records every loss it reports. */
+  function lossGate(inputs: { edgeIndex: number; upstreamParallelism: number }[], credits = 1_000_000) {
+    const losses: Loss[] = [];
+    const gate = new InputGate(inputs, { credits, grant: () => {}, lost: (edgeIndex, from, missing) => losses.push({ edgeIndex, from, missing }) });
+    return { gate, losses };
+  }
+
+  const numbered = (s: number, n: number, r: unknown[], end = false): Frame => (end ? { s, a: 0, n, r, e: true } : { s, a: 0, n, r });
+
+  it('reports no loss when each channel\'s frames come numbered 0, 1, 2, …, channels interleaved', () => {
+    const { gate, losses } = lossGate([{ edgeIndex: 0, upstreamParallelism: 2 }, { edgeIndex: 3, upstreamParallelism: 1 }]);
+    const next = new Map<string, number>();
+    const random = prng(3);
+    for (let i = 0; i < 300; i++) {
+      const [edgeIndex, s] = ([[0, 0], [0, 1], [3, 0]] as const)[Math.floor(random() * 3)]!;
+      const n = next.get(`${edgeIndex}:${s}`) ?? 0;
+      next.set(`${edgeIndex}:${s}`, n + 1);
+      gate.arrive(edgeIndex, numbered(s, n, [i]));
+    }
+    expect(losses).to.deep.equal([]);
+    expect(gate.framesLost).to.equal(0);
+    expect(gate.framesIn).to.equal(300);
+    expect(takeAll(gate)).to.have.length(300);
+  });
+
+  it('counts a gap as framesLost and reports lost(edge, from subtask, frames missing)', () => {
+    const { gate, losses } = lossGate([{ edgeIndex: 3, upstreamParallelism: 2 }]);
+    gate.arrive(3, numbered(1, 0, ['a']));
+    gate.arrive(3, numbered(1, 1, ['b']));
+    gate.arrive(3, numbered(1, 4, ['e']));
+    expect(losses).to.deep.equal([{ edgeIndex: 3, from: 1, missing: 2 }]);
+    expect(gate.framesLost).to.equal(2);
+    gate.arrive(3, numbered(1, 5, ['f']));
+    expect(losses, 'numbering goes on from the frame after the gap').to.have.length(1);
+    gate.arrive(3, numbered(0, 1, ['x']));
+    expect(losses.at(-1)).to.deep.equal({ edgeIndex: 3, from: 0, missing: 1 });
+    expect(gate.framesLost).to.equal(3);
+    expect(gate.framesIn, 'frames that did arrive are counted in').to.equal(5);
+  });
+
+  it('counts a lost first frame (a channel that starts above 0)', () => {
+    const { gate, losses } = lossGate([{ edgeIndex: 0, upstreamParallelism: 1 }]);
+    gate.arrive(0, numbered(0, 3, ['d'], true));
+    expect(losses).to.deep.equal([{ edgeIndex: 0, from: 0, missing: 3 }]);
+  });
+
+  it('counts a frame numbered behind the one expected (repeated or reordered) as a loss too', () => {
+    const { gate, losses } = lossGate([{ edgeIndex: 0, upstreamParallelism: 1 }]);
+    gate.arrive(0, numbered(0, 0, ['a']));
+    gate.arrive(0, numbered(0, 1, ['b']));
+    gate.arrive(0, numbered(0, 1, ['b again']));
+    expect(losses).to.deep.equal([{ edgeIndex: 0, from: 0, missing: 1 }]);
+    expect(gate.framesLost).to.equal(1);
+  });
+
+  it('neither counts nor reports frames of a channel it does not have', () => {
+    const { gate, losses } = lossGate([{ edgeIndex: 0, upstreamParallelism: 1 }]);
+    gate.arrive(0, numbered(5, 9, ['x']));
+    gate.arrive(2, numbered(0, 9, ['y']));
+    expect(losses).to.deep.equal([]);
+    expect(gate.framesLost).to.equal(0);
+    expect(gate.framesIn).to.equal(0);
+  });
+
+  it('counts exactly the frames dropped on the way, and delivers every other frame in order (seeded random)', () => {
+    const violations: string[] = [];
+    let dropped = 0;
+    for (let seed = 1; seed <= 300; seed++) {
+      const random = prng(seed);
+      const upstream = 1 + Math.floor(random() * 4);
+      const { gate, losses } = lossGate([{ edgeIndex: 2, upstreamParallelism: upstream }]);
+      const dropRate = random() * 0.3;
+      const sent = new Array<number>(upstream).fill(0);
+      const expectedLost = new Array<number>(upstream).fill(0);
+      const delivered: number[][] = Array.from({ length: upstream }, () => []);
+      for (let step = 0; step < 400; step++) {
+        const s = Math.floor(random() * upstream);
+        const n = sent[s]!++;
+        if (random() < dropRate) {
+          expectedLost[s]!++;
+          continue;
+        }
+        delivered[s]!.push(n);
+        gate.arrive(2, numbered(s, n, [n]));
+      }
+      // A loss is seen when the next frame arrives: close each channel with one that gets through.
+      for (let s = 0; s < upstream; s++) {
+        delivered[s]!.push(sent[s]!);
+        gate.arrive(2, numbered(s, sent[s]!, [sent[s]!], true));
+      }
+      const lostBy = new Array<number>(upstream).fill(0);
+      for (const loss of losses) {
+        if (loss.edgeIndex !== 2) violations.push(`seed ${seed}: loss on edge ${loss.edgeIndex}`);
+        lostBy[loss.from]! += loss.missing;
+      }
+      if (lostBy.join() !== expectedLost.join()) violations.push(`seed ${seed}: reported ${lostBy.join()}, dropped ${expectedLost.join()}`);
+      const total = expectedLost.reduce((a, b) => a + b);
+      if (gate.framesLost !== total) violations.push(`seed ${seed}: framesLost ${gate.framesLost}, dropped ${total}`);
+      dropped += total;
+      const taken: number[][] = Array.from({ length: upstream }, () => []);
+      for (const t of takeAll(gate)) taken[t.frame.s]!.push(...(t.frame.r as number[]));
+      if (JSON.stringify(taken) !== JSON.stringify(delivered)) violations.push(`seed ${seed}: frames taken are not those delivered, in order`);
+    }
+    expect(violations).to.deep.equal([]);
+    expect(dropped).to.be.greaterThan(5000);
+  });
+});
+
+describe('InputGate: peakQueuedFrames', () => {
+  it('is the most frames ever queued on one channel, not over all of them, and stays once reached', () => {
+    const { gate } = gateFor([{ edgeIndex: 0, upstreamParallelism: 2 }], 8);
+    expect(gate.peakQueuedFrames).to.equal(0);
+    for (const s of [0, 0, 0, 1, 1]) gate.arrive(0, frame(s, [s]));
+    expect(gate.queued).to.equal(5);
+    expect(gate.peakQueuedFrames).to.equal(3);
+    takeAll(gate);
+    gate.arrive(0, frame(1, ['x']));
+    expect(gate.peakQueuedFrames).to.equal(3);
+  });
+
+  it('never rises above the credits granted when senders respect credit, and reaches them when the receiver lags (seeded random)', () => {
+    const violations: string[] = [];
+    let reachedWindow = 0;
+    for (let seed = 1; seed <= 1000; seed++) {
+      const random = prng(seed);
+      const upstream = 1 + Math.floor(random() * 3);
+      const credits = 1 + Math.floor(random() * 8);
+      const held = new Array<number>(upstream).fill(0);
+      const queued = new Array<number>(upstream).fill(0);
+      let observedPeak = 0;
+      const gate = new NumberingInputGate([{ edgeIndex: 1, upstreamParallelism: upstream }], {
+        credits, lost: noFrameLost, grant: (_edge, from, n) => { held[from]! += n; },
+      });
+      gate.open();
+      // How often the receiver takes: sometimes far slower than the senders send.
+      const takeRate = 0.05 + random() * 0.6;
+      for (let step = 0; step < 400; step++) {
+        const roll = random();
+        if (roll < 0.04) gate.block(`1:${Math.floor(random() * upstream)}`);
+        else if (roll < 0.08) gate.unblockAll();
+        else if (roll < takeRate) {
+          const next = gate.take();
+          if (next) queued[next.frame.s]!--;
+        } else {
+          const s = Math.floor(random() * upstream);
+          if (held[s]! === 0) continue;
+          held[s]!--;
+          queued[s]!++;
+          observedPeak = Math.max(observedPeak, queued[s]!);
+          gate.arrive(1, frame(s, [step]));
+        }
+      }
+      if (gate.peakQueuedFrames > credits) violations.push(`seed ${seed}: peak ${gate.peakQueuedFrames} above ${credits} credits`);
+      if (gate.peakQueuedFrames !== observedPeak) violations.push(`seed ${seed}: peak ${gate.peakQueuedFrames}, queued at most ${observedPeak}`);
+      if (gate.peakQueuedFrames === credits) reachedWindow++;
+    }
+    expect(violations).to.deep.equal([]);
+    expect(reachedWindow, 'the bound is reached, so it is what holds the queue back').to.be.greaterThan(300);
   });
 });
