@@ -104,9 +104,12 @@ export async function waitForTaskManagers(config: CloudflinkConfig, count: numbe
       const dead = children.find((c) => c.exitCode !== null);
       if (dead) throw new CloudflinkError('INTERNAL', `a cluster node exited at start (exit code ${dead.exitCode}); see its log`);
       const view = await client.cluster().catch(() => undefined);
-      if (view && view.taskManagers.length >= count) return;
+      // A Task Manager offers its slots on its first heartbeat after registering; a job
+      // submitted before that would find only some of them and pile into one process.
+      if (view && view.taskManagers.length >= count && view.freeSlots === view.totalSlots) return;
       if (Date.now() > deadline) {
-        throw new CloudflinkError('INTERNAL', `the cluster did not come up within ${timeoutMs} ms (${view?.taskManagers.length ?? 0} of ${count} task managers registered)`);
+        throw new CloudflinkError('INTERNAL', `the cluster did not come up within ${timeoutMs} ms ` +
+          `(${view?.taskManagers.length ?? 0} of ${count} task managers registered, ${view?.freeSlots ?? 0} of ${view?.totalSlots ?? 0} slots offered)`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -56,6 +56,8 @@ function sequenceSource(length: number, at: (index: number) => unknown, { splits
   };
 }
 
+const MAX_CATCH_UP_SECONDS = 0.01;
+
 /** Keeps a source at a steady rate: how many records it may emit now, and how long to wait when none. */
 class Pace {
   private readonly startedAt = performance.now();
@@ -68,7 +70,14 @@ class Pace {
   }
 
   allowance(limit: number): number {
-    const due = Math.floor(((performance.now() - this.startedAt) / 1000) * this.perSecond) - this.emitted;
+    let due = Math.floor(((performance.now() - this.startedAt) / 1000) * this.perSecond) - this.emitted;
+    // After a stall (a busy process, backpressure) the rate is not made up in a burst: what
+    // is owed beyond a few milliseconds' worth is forgiven, as a rate limiter does.
+    const backlog = Math.max(limit, Math.ceil(this.perSecond * MAX_CATCH_UP_SECONDS));
+    if (due > backlog) {
+      this.emitted += due - backlog;
+      due = backlog;
+    }
     return Math.max(0, Math.min(limit, due));
   }
 
