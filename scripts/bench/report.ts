@@ -55,6 +55,7 @@ const LEGEND = [
   'round trip ms: median of 10 runs of 10 records → map → collect. For cloudflink this is the job round trip,',
   '  submit → FINISHED as the client sees it (scheduling, deployment, teardown), not per-record latency.',
   'counts: every word\'s final rolling count equals the plain loop\'s, and one rolling count came out per word in.',
+  '  The discard row writes no counts: "records ok" says its sum and sink took one record per word.',
 ];
 
 export function formatReport(report: BenchReport): string {
