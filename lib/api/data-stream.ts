@@ -41,6 +41,22 @@ export class DataStream<T> {
     return new KeyedStream<T, unknown>(this, keySelector(key));
   }
 
+  /**
+   * The records of this stream and of `others`, as they come (Flink's union). Here it is a
+   * vertex of its own, so the streams meet in one operator that the next one can chain to.
+   */
+  union(...others: DataStream<T>[]): SingleOutputStreamOperator<T> {
+    if (others.length === 0) throw new CloudflinkError('DESCRIPTOR_INVALID', 'union() needs at least one other stream');
+    for (const other of others) {
+      if (!(other instanceof DataStream) || other.environment !== this.environment) {
+        throw new CloudflinkError('DESCRIPTOR_INVALID', 'union(): every stream must be a DataStream of the same environment');
+      }
+    }
+    const union = this.addVertex({ operator: 'union' }, 'union');
+    union.moreInputs = others.map((other) => ({ node: other.node, ...(other.partition ? { partition: other.partition } : {}) }));
+    return new SingleOutputStreamOperator<T>(this.environment, union);
+  }
+
   /** Spreads the records round-robin over the next operator's subtasks. */
   rebalance(): DataStream<T> {
     return new DataStream<T>(this.environment, this.node, 'rebalance');

@@ -52,6 +52,8 @@ export interface StreamNode {
   params?: Record<string, unknown>;
   chaining?: ChainingSetting;
   input?: StreamInput;
+  /** A union's other inputs. */
+  moreInputs?: StreamInput[];
 }
 
 /** The edge into a node; without `partition`, forward or rebalance is chosen from the parallelisms. */
@@ -294,7 +296,7 @@ export class StreamExecutionEnvironment {
       ...(checkpointing === undefined ? {} : { checkpointing }),
       ...(this.restartStrategy === undefined ? {} : { restartStrategy: { ...this.restartStrategy } }),
       vertices: this.nodes.map((node) => this.vertexOf(node)),
-      edges: this.nodes.flatMap((node) => (node.input ? [this.edgeInto(node, node.input)] : [])),
+      edges: this.nodes.flatMap((node) => [node.input, ...node.moreInputs ?? []].flatMap((input) => (input ? [this.edgeInto(node, input)] : []))),
     };
   }
 

@@ -29,10 +29,27 @@ export class KeyedStream<T, K = unknown> {
 
   /** Emits the running sum of `field` per key; the other fields are those of the key's first record. */
   sum(field: keyof T | number, options?: OperatorOptions): SingleOutputStreamOperator<T> {
-    if (typeof field === 'number' ? !Number.isInteger(field) || field < 0 : typeof field !== 'string' || field === '') {
-      throw new CloudflinkError('DESCRIPTOR_INVALID', `sum(${String(field)}): expected a field name or a non-negative array index`);
-    }
-    return this.keyed({ operator: 'sum', field: field as string | number }, 'sum', options);
+    return this.keyed({ operator: 'sum', field: fieldOf('sum', field) }, 'sum', options);
+  }
+
+  /** Emits, per key, the key's first record with `field` set to the smallest value so far (Flink's min). */
+  min(field: keyof T | number, options?: OperatorOptions): SingleOutputStreamOperator<T> {
+    return this.keyed({ operator: 'min', field: fieldOf('min', field) }, 'min', options);
+  }
+
+  /** Emits, per key, the key's first record with `field` set to the largest value so far (Flink's max). */
+  max(field: keyof T | number, options?: OperatorOptions): SingleOutputStreamOperator<T> {
+    return this.keyed({ operator: 'max', field: fieldOf('max', field) }, 'max', options);
+  }
+
+  /** Emits, per key, the record with the smallest `field` so far; on a tie the earlier one, or the later with `first` false. */
+  minBy(field: keyof T | number, first = true, options?: OperatorOptions): SingleOutputStreamOperator<T> {
+    return this.keyed({ operator: 'minBy', field: fieldOf('minBy', field), ...(first ? {} : { first }) }, 'minBy', options);
+  }
+
+  /** Emits, per key, the record with the largest `field` so far; on a tie the earlier one, or the later with `first` false. */
+  maxBy(field: keyof T | number, first = true, options?: OperatorOptions): SingleOutputStreamOperator<T> {
+    return this.keyed({ operator: 'maxBy', field: fieldOf('maxBy', field), ...(first ? {} : { first }) }, 'maxBy', options);
   }
 
   /**
@@ -48,4 +65,11 @@ export class KeyedStream<T, K = unknown> {
   private keyed(spec: Parameters<DataStream<T>['transform']>[0], name: string, options?: OperatorOptions): SingleOutputStreamOperator<T> {
     return this.input.transform<T>(spec, name, options, { partition: 'hash', key: this.key });
   }
+}
+
+function fieldOf(operator: string, field: unknown): string | number {
+  if (typeof field === 'number' ? !Number.isInteger(field) || field < 0 : typeof field !== 'string' || field === '') {
+    throw new CloudflinkError('DESCRIPTOR_INVALID', `${operator}(${String(field)}): expected a field name or a non-negative array index`);
+  }
+  return field as string | number;
 }

@@ -82,7 +82,9 @@ export function isSink(operator: OperatorName): boolean {
   return operator.startsWith('sink.');
 }
 
+const KEYED: ReadonlySet<OperatorName> = new Set(['reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process']);
+
 /** Keyed operators keep state per key, so their single input must be partitioned by key. */
 export function isKeyed(operator: OperatorName): boolean {
-  return operator === 'reduce' || operator === 'sum' || operator === 'process';
+  return KEYED.has(operator);
 }

@@ -51,6 +51,14 @@ export interface FlatMapVertex { operator: 'flatMap'; fn: UserFunction }
 export interface ReduceVertex { operator: 'reduce'; fn: UserFunction }
 /** Keyed: a running sum of `field` per key; the other fields are those of the first record of the key. */
 export interface SumVertex { operator: 'sum'; field: string | number }
+/**
+ * Keyed rolling extremum of `field` (numbers, bigints or strings, one kind per key), as Flink's:
+ * `min`/`max` emit the key's first record with the field set to the extremum so far;
+ * `minBy`/`maxBy` emit the record holding it (on a tie the earlier one, or the later with `first: false`).
+ */
+export interface ExtremumVertex { operator: 'min' | 'max' | 'minBy' | 'maxBy'; field: string | number; first?: boolean }
+/** The records of all its inputs, as they come: Flink's union, as a vertex of its own. */
+export interface UnionVertex { operator: 'union' }
 export interface SinkPrint { operator: 'sink.print'; prefix?: string }
 /** One line per record (strings as they are, other values as JSON); `path` is a file at parallelism 1, else a directory of `part-<subtask>` files. */
 export interface SinkTextFile { operator: 'sink.textFile'; path: string }
@@ -68,14 +76,14 @@ export interface SinkFile { operator: 'sink.file'; path: string }
 
 export type OperatorSpec =
   | SourceFromElements | SourceTextFile | SourceGenerator | SourceNexmark
-  | MapVertex | FilterVertex | FlatMapVertex | ReduceVertex | SumVertex | ProcessVertex
+  | MapVertex | FilterVertex | FlatMapVertex | ReduceVertex | SumVertex | ExtremumVertex | ProcessVertex | UnionVertex
   | SinkPrint | SinkTextFile | SinkCollect | SinkFile | SinkDiscard;
 
 export type OperatorName = OperatorSpec['operator'];
 
 export const OPERATORS: readonly OperatorName[] = [
   'source.elements', 'source.textFile', 'source.generator', 'source.nexmark',
-  'map', 'filter', 'flatMap', 'reduce', 'sum', 'process',
+  'map', 'filter', 'flatMap', 'reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'union',
   'sink.print', 'sink.textFile', 'sink.collect', 'sink.file', 'sink.discard',
 ];
 

@@ -4,7 +4,7 @@ import { splitsFor, type KeyedStateBackend } from '../../../lib/state/index.ts';
 import { exactlyOnceFileSink } from './file-sink.ts';
 import type { TaskDeployment } from '../protocol.ts';
 import { elementsSource, generatorSource, nexmarkSource, textFileSource } from './sources.ts';
-import { filterLogic, flatMapLogic, mapLogic, processLogic, reduceLogic, sumLogic } from './transforms.ts';
+import { extremumLogic, filterLogic, flatMapLogic, mapLogic, processLogic, reduceLogic, sumLogic, unionLogic } from './transforms.ts';
 import { collectSink, discardSink, printSink, textFileSink } from './sinks.ts';
 import type { OperatorLogic, UserFn } from './types.ts';
 
@@ -50,6 +50,9 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
     case 'flatMap': return flatMapLogic(await instantiate(vertex.fn, vertex.params, where));
     case 'reduce': return reduceLogic(await instantiate(vertex.fn, vertex.params, where), await keyedInput(), keyed!);
     case 'sum': return sumLogic(vertex.field, await keyedInput(), keyed!);
+    case 'min': case 'max': case 'minBy': case 'maxBy':
+      return extremumLogic(vertex.operator, vertex.field, vertex.first ?? true, await keyedInput(), keyed!);
+    case 'union': return unionLogic();
     case 'process': return processLogic(await instantiate(vertex.fn, vertex.params, where), await keyedInput(), keyed!);
     case 'sink.print': return printSink(vertex.prefix, subtask, p);
     case 'sink.textFile': return textFileSink(vertex.path, subtask, p);

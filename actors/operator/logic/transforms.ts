@@ -87,6 +87,57 @@ export function sumLogic(field: string | number, keyOf: (record: unknown) => unk
   };
 }
 
+export type Extremum = 'min' | 'max' | 'minBy' | 'maxBy';
+
+/**
+ * Keyed rolling extremum of one field, as Flink's: `min`/`max` keep the key's first record with
+ * the field set to the extremum so far; `minBy`/`maxBy` keep the whole record that holds it (on
+ * a tie the earlier one, unless `first` is false). Numbers, bigints or strings; one kind per key.
+ */
+export function extremumLogic(kind: Extremum, field: string | number, first: boolean, keyOf: (record: unknown) => unknown, state: KeyedStateBackend): OperatorLogic {
+  const what = `${kind}(${JSON.stringify(field)})`;
+  const lower = kind === 'min' || kind === 'minBy';
+  const whole = kind === 'minBy' || kind === 'maxBy';
+  const current = state.store.value<Record<string | number, unknown>>(kind);
+  return {
+    process(record, out: Collector) {
+      if (record === null || typeof record !== 'object') {
+        throw new CloudflinkError('UDF_FAILED', `${what} needs records that are arrays or objects, got ${describe(record)}`);
+      }
+      const y = (record as Record<string | number, unknown>)[field];
+      if (typeof y !== 'number' && typeof y !== 'bigint' && typeof y !== 'string') {
+        throw new CloudflinkError('UDF_FAILED', `${what} needs a number, a bigint or a string in that field, got ${describe(y)}`);
+      }
+      state.setCurrentKey(keyOf(record));
+      const previous = current.value();
+      let next: Record<string | number, unknown>;
+      if (previous === undefined) {
+        next = record as Record<string | number, unknown>;
+      } else {
+        const x = previous[field];
+        if (typeof x !== typeof y) throw new CloudflinkError('UDF_FAILED', `${what} cannot compare ${describe(y)} with ${describe(x)}: use one kind of value per key`);
+        const better = lower ? y < (x as typeof y) : y > (x as typeof y);
+        const tie = y === x;
+        next = previous;
+        if (whole) {
+          if (better || (tie && !first)) next = record as Record<string | number, unknown>;
+        } else if (better) {
+          // A copy: the previous result went downstream by reference, and must not change there.
+          next = (Array.isArray(previous) ? [...previous] : { ...previous }) as Record<string | number, unknown>;
+          next[field] = y;
+        }
+      }
+      if (next !== previous) current.update(next);
+      out.emit(next);
+    },
+  };
+}
+
+/** Flink's union: the records of every input, as they come. */
+export function unionLogic(): OperatorLogic {
+  return { process: (record, out) => out.emit(record) };
+}
+
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
