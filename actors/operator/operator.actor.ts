@@ -41,6 +41,8 @@ type Phase = 'created' | 'running' | 'finishing' | 'done' | 'stopped';
 interface FrameInProgress {
   frame: Frame;
   channel: string;
+  /** The input it came by: 1, or 2 for a two-input operator's second. */
+  input: 1 | 2;
   next: number;
 }
 
@@ -219,7 +221,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
         if (!live()) return;
         self.recordsIn++;
         try {
-          self.logic.process!(record, self.collector);
+          // A two-input operator is never chained (it has two inputs): this is its only one.
+          self.logic.process!(record, self.collector, 1);
         } catch (error) {
           self.fail(error, record);
         }
@@ -335,13 +338,14 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       if (!current) {
         const next = this.input.take();
         if (!next) break;
-        current = this.inProgress = { frame: next.frame, channel: next.channel, next: 0 };
+        const input = this.options.task.inputs.find((spec) => spec.edgeIndex === next.edgeIndex)?.input ?? 1;
+        current = this.inProgress = { frame: next.frame, channel: next.channel, input, next: 0 };
       }
       const records = current.frame.r;
       while (current.next < records.length && !this.output.blocked) {
         const record = this.record = records[current.next++];
         this.recordsIn++;
-        this.logic.process!(record, this.collector);
+        this.logic.process!(record, this.collector, current.input);
         // A slow function must not hold the event loop (and the heartbeats) for a whole frame.
         if ((current.next & 63) === 0 && performance.now() - started >= TURN_MS) break;
       }

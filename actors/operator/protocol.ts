@@ -12,6 +12,8 @@ export interface ChannelSpec {
   key?: KeySelector;
   /** Both ends run in one pass, records handed over by call (see chain.ts). */
   chained?: true;
+  /** Into a two-input operator: which of its inputs this edge is. */
+  input?: 1 | 2;
 }
 
 export interface NetworkSettings {

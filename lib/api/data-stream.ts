@@ -7,6 +7,7 @@ import { CloudflinkError } from '../errors/index.ts';
 import { captureFunction, type FunctionRef } from './capture.ts';
 import type { OperatorOptions, StreamExecutionEnvironment, StreamInput, StreamNode } from './environment.ts';
 import { KeyedStream } from './keyed-stream.ts';
+import { connect, type ConnectedStreams } from './connected-streams.ts';
 
 export class DataStream<T> {
   constructor(
@@ -53,8 +54,18 @@ export class DataStream<T> {
       }
     }
     const union = this.addVertex({ operator: 'union' }, 'union');
-    union.moreInputs = others.map((other) => ({ node: other.node, ...(other.partition ? { partition: other.partition } : {}) }));
+    union.moreInputs = others.map((other) => other.asInput());
     return new SingleOutputStreamOperator<T>(this.environment, union);
+  }
+
+  /** This stream and `other` into one operator with a function for each (Flink's connect): `.map(fn1, fn2)`, `.flatMap(fn1, fn2)`. */
+  connect<U>(other: DataStream<U>): ConnectedStreams<T, U> {
+    return connect(this, other);
+  }
+
+  /** @internal This stream as the input of a vertex: its node and how it partitions. */
+  asInput(): StreamInput {
+    return { node: this.node, ...(this.partition ? { partition: this.partition } : {}) };
   }
 
   /** Spreads the records round-robin over the next operator's subtasks. */

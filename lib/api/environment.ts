@@ -57,7 +57,7 @@ export interface StreamNode {
 }
 
 /** The edge into a node; without `partition`, forward or rebalance is chosen from the parallelisms. */
-export interface StreamInput { node: StreamNode; partition?: Partitioning; key?: KeySelector }
+export interface StreamInput { node: StreamNode; partition?: Partitioning; key?: KeySelector; input?: 1 | 2 }
 
 const VERTEX_ID = /^[A-Za-z0-9_-]+$/;
 
@@ -367,6 +367,7 @@ export class StreamExecutionEnvironment {
   private edgeInto(node: StreamNode, input: StreamInput): EdgeDescriptor {
     const edge: EdgeDescriptor = { from: input.node.id, to: node.id, partition: input.partition ?? this.defaultPartition(input.node, node) };
     if (input.key !== undefined) edge.key = input.key;
+    if (input.input !== undefined) edge.input = input.input;
     return edge;
   }
 

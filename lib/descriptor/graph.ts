@@ -82,6 +82,11 @@ export function isSink(operator: OperatorName): boolean {
   return operator.startsWith('sink.');
 }
 
+/** Operators with two inputs told apart by the edges' `input`: 1 and 2. */
+export function isTwoInput(operator: OperatorName): boolean {
+  return operator === 'coMap' || operator === 'coFlatMap';
+}
+
 const KEYED: ReadonlySet<OperatorName> = new Set(['reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process']);
 
 /** Keyed operators keep state per key, so their single input must be partitioned by key. */

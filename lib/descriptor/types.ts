@@ -57,6 +57,12 @@ export interface SumVertex { operator: 'sum'; field: string | number }
  * `minBy`/`maxBy` emit the record holding it (on a tie the earlier one, or the later with `first: false`).
  */
 export interface ExtremumVertex { operator: 'min' | 'max' | 'minBy' | 'maxBy'; field: string | number; first?: boolean }
+/**
+ * Two connected streams (Flink's connect): `fn1` for each record of the edge with `"input": 1`,
+ * `fn2` for the edge with `"input": 2`. `coMap` emits each result, `coFlatMap` each element of
+ * the returned iterable.
+ */
+export interface CoMapVertex { operator: 'coMap' | 'coFlatMap'; fn1: UserFunction; fn2: UserFunction }
 /** The records of all its inputs, as they come: Flink's union, as a vertex of its own. */
 export interface UnionVertex { operator: 'union' }
 export interface SinkPrint { operator: 'sink.print'; prefix?: string }
@@ -76,14 +82,14 @@ export interface SinkFile { operator: 'sink.file'; path: string }
 
 export type OperatorSpec =
   | SourceFromElements | SourceTextFile | SourceGenerator | SourceNexmark
-  | MapVertex | FilterVertex | FlatMapVertex | ReduceVertex | SumVertex | ExtremumVertex | ProcessVertex | UnionVertex
+  | MapVertex | FilterVertex | FlatMapVertex | ReduceVertex | SumVertex | ExtremumVertex | ProcessVertex | UnionVertex | CoMapVertex
   | SinkPrint | SinkTextFile | SinkCollect | SinkFile | SinkDiscard;
 
 export type OperatorName = OperatorSpec['operator'];
 
 export const OPERATORS: readonly OperatorName[] = [
   'source.elements', 'source.textFile', 'source.generator', 'source.nexmark',
-  'map', 'filter', 'flatMap', 'reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'union',
+  'map', 'filter', 'flatMap', 'reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'union', 'coMap', 'coFlatMap',
   'sink.print', 'sink.textFile', 'sink.collect', 'sink.file', 'sink.discard',
 ];
 
@@ -109,6 +115,8 @@ export interface EdgeDescriptor {
   /** Defaults to `forward` when parallelisms are equal, else `rebalance`. `hash` needs `key`. */
   partition?: Partitioning;
   key?: KeySelector;
+  /** Into a two-input operator (coMap, coFlatMap): which of its inputs this edge is. */
+  input?: 1 | 2;
 }
 
 export type CheckpointingMode = 'exactly-once' | 'at-least-once';
@@ -154,7 +162,7 @@ export interface JobDescriptor {
 }
 
 /** A validated descriptor with every default filled in; what the Job Manager executes. */
-export interface ResolvedEdge extends Required<Omit<EdgeDescriptor, 'key'>> { key?: KeySelector }
+export interface ResolvedEdge extends Required<Omit<EdgeDescriptor, 'key' | 'input'>> { key?: KeySelector; input?: 1 | 2 }
 export type ResolvedVertex = VertexDescriptor & { name: string; parallelism: number; params: Record<string, unknown> };
 export interface ResolvedJob {
   apiVersion: typeof DESCRIPTOR_API_VERSION;

@@ -1,7 +1,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import schema from '../../config/descriptor.schema.json' with { type: 'json' };
 import { defaultRestartStrategy } from '../restart/index.ts';
-import { isKeyed, isSink, isSource, topologicalOrder } from './graph.ts';
+import { isKeyed, isSink, isSource, isTwoInput, topologicalOrder } from './graph.ts';
 import {
   OPERATORS,
   type CheckpointingDescriptor, type DescriptorIssue, type JobDescriptor, type OperatorName, type Partitioning,
@@ -180,7 +180,7 @@ function oneOfMessage(e: ErrorObject): string {
 interface VertexView { index: number; id: string; operator?: OperatorName; parallelism?: number; parallelismGiven: boolean }
 interface EdgeView {
   index: number; id: string; explicitId: boolean; from: string; to: string;
-  partition?: Partitioning; partitionGiven: boolean; key: unknown;
+  partition?: Partitioning; partitionGiven: boolean; key: unknown; input: unknown;
 }
 interface GraphView {
   vertices: VertexView[];
@@ -209,7 +209,7 @@ function viewOf(d: Record<string, unknown>): GraphView {
     if (!isRecord(e) || typeof e.from !== 'string' || typeof e.to !== 'string') return [];
     const explicitId = typeof e.id === 'string';
     return [{
-      index, from: e.from, to: e.to, key: e.key, explicitId,
+      index, from: e.from, to: e.to, key: e.key, input: e.input, explicitId,
       id: explicitId ? e.id as string : `${e.from}->${e.to}`,
       partitionGiven: e.partition !== undefined,
       partition: e.partition === undefined ? defaultPartition(byId.get(e.from), byId.get(e.to)) : partitioning(e.partition),
@@ -311,6 +311,15 @@ function inputRules(g: GraphView): DescriptorIssue[] {
     if (inputs.length === 0 && g.allEdgesReadable) {
       issues.push({ path: `/vertices/${v.index}`, message: `${described} has no input edge; only sources (source.*) go without one` });
     }
+    if (isTwoInput(v.operator)) {
+      issues.push(...twoInputRules(v, inputs, g.allEdgesReadable));
+      continue;
+    }
+    for (const e of inputs) {
+      if (e.input !== undefined) {
+        issues.push({ path: `/edges/${e.index}/input`, message: `only an edge into a two-input operator (coMap, coFlatMap) says which input it is; '${v.id}' is ${v.operator}` });
+      }
+    }
     if (!isKeyed(v.operator)) continue;
     if (inputs.length > 1) {
       issues.push({
@@ -332,6 +341,25 @@ function inputRules(g: GraphView): DescriptorIssue[] {
   return issues;
 }
 
+/** A two-input operator takes exactly one edge marked "input": 1 and one marked "input": 2. */
+function twoInputRules(v: VertexView, inputs: EdgeView[], allEdgesReadable: boolean): DescriptorIssue[] {
+  const described = `'${v.id}' (${v.operator})`;
+  const issues: DescriptorIssue[] = [];
+  for (const side of [1, 2]) {
+    const edges = inputs.filter((e) => e.input === side);
+    if (edges.length > 1) {
+      issues.push({ path: `/edges/${edges[1]!.index}/input`, message: `${described} takes one edge as input ${side}; /edges/${edges[0]!.index} is one already` });
+    }
+    if (edges.length === 0 && allEdgesReadable) {
+      issues.push({ path: `/vertices/${v.index}`, message: `${described} needs an edge with "input": ${side} (its ${side === 1 ? 'first' : 'second'} stream)` });
+    }
+  }
+  for (const e of inputs) {
+    if (e.input === undefined) issues.push({ path: `/edges/${e.index}`, message: `an edge into ${described} must say which input it is: "input": 1 or 2` });
+  }
+  return issues;
+}
+
 function sourcesAndSinks(g: GraphView): DescriptorIssue[] {
   if (!g.allVerticesReadable || g.vertices.some((v) => v.operator === undefined)) return [];
   const operators = g.vertices.map((v) => v.operator!);
@@ -348,7 +376,10 @@ function sourcesAndSinks(g: GraphView): DescriptorIssue[] {
 function functionIssues(d: Record<string, unknown>): DescriptorIssue[] {
   const sources: { path: string; source: unknown }[] = [];
   if (Array.isArray(d.vertices)) {
-    d.vertices.forEach((v, i) => { if (isRecord(v)) sources.push({ path: `/vertices/${i}/fn`, source: v.fn }); });
+    d.vertices.forEach((v, i) => {
+      if (!isRecord(v)) return;
+      for (const field of ['fn', 'fn1', 'fn2'] as const) sources.push({ path: `/vertices/${i}/${field}`, source: v[field] });
+    });
   }
   if (Array.isArray(d.edges)) {
     d.edges.forEach((e, i) => { if (isRecord(e) && isRecord(e.key)) sources.push({ path: `/edges/${i}/key/fn`, source: e.key.fn }); });

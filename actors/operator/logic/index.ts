@@ -4,7 +4,7 @@ import { splitsFor, type KeyedStateBackend } from '../../../lib/state/index.ts';
 import { exactlyOnceFileSink } from './file-sink.ts';
 import type { TaskDeployment } from '../protocol.ts';
 import { elementsSource, generatorSource, nexmarkSource, textFileSource } from './sources.ts';
-import { extremumLogic, filterLogic, flatMapLogic, mapLogic, processLogic, reduceLogic, sumLogic, unionLogic } from './transforms.ts';
+import { coMapLogic, extremumLogic, filterLogic, flatMapLogic, mapLogic, processLogic, reduceLogic, sumLogic, unionLogic } from './transforms.ts';
 import { collectSink, discardSink, printSink, textFileSink } from './sinks.ts';
 import type { OperatorLogic, UserFn } from './types.ts';
 
@@ -53,6 +53,8 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
     case 'min': case 'max': case 'minBy': case 'maxBy':
       return extremumLogic(vertex.operator, vertex.field, vertex.first ?? true, await keyedInput(), keyed!);
     case 'union': return unionLogic();
+    case 'coMap': case 'coFlatMap':
+      return coMapLogic(await instantiate(vertex.fn1, vertex.params, `${where} fn1`), await instantiate(vertex.fn2, vertex.params, `${where} fn2`), vertex.operator === 'coFlatMap');
     case 'process': return processLogic(await instantiate(vertex.fn, vertex.params, where), await keyedInput(), keyed!);
     case 'sink.print': return printSink(vertex.prefix, subtask, p);
     case 'sink.textFile': return textFileSink(vertex.path, subtask, p);

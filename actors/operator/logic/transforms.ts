@@ -133,6 +133,14 @@ export function extremumLogic(kind: Extremum, field: string | number, first: boo
   };
 }
 
+/** Flink's connect + CoMapFunction / CoFlatMapFunction: one function per input. */
+export function coMapLogic(fn1: UserFn, fn2: UserFn, flat: boolean): OperatorLogic {
+  if (flat) {
+    return { process: (record, out, input) => emitAll((input === 2 ? fn2 : fn1)(record), out, `a coFlatMap function (fn${input ?? 1})`) };
+  }
+  return { process: (record, out, input) => out.emit((input === 2 ? fn2 : fn1)(record)) };
+}
+
 /** Flink's union: the records of every input, as they come. */
 export function unionLogic(): OperatorLogic {
   return { process: (record, out) => out.emit(record) };

@@ -9,7 +9,8 @@ export interface Collector {
 export interface OperatorLogic {
   /** Emits up to `max` records; returns true once the source is exhausted, or a number of ms to wait (a paced source ahead of its rate). */
   produce?(out: Collector, max: number): boolean | number;
-  process?(record: unknown, out: Collector): void;
+  /** `input` is which input the record came from: 1 (or absent), or 2 for the second input of a two-input operator. */
+  process?(record: unknown, out: Collector, input?: 1 | 2): void;
   /** End of all input: flush what is buffered. */
   finish?(out: Collector): void;
   /** Releases files and handles; called once, whatever the ending. */
