@@ -247,9 +247,9 @@ export class OutputGate {
       return;
     }
     const local = this.options.localReceiver(subject);
-    // A local receiver that went away (cancelled) gets nothing; one that moved would need NATS.
+    // A receiver that left this process (cancelled, or moved) is reached through NATS, if at all.
     if (local) local(frame);
-    else this.options.publish(subject, encodeFrame(frame));
+    else for (const bytes of encodeFrames(frame, { sequence: frame.n })) this.options.publish(subject, bytes);
   }
 
   private cancelFlushTimer(): void {
