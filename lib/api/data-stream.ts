@@ -63,6 +63,11 @@ export class DataStream<T> {
     return connect(this, other);
   }
 
+  /** @internal A key as keyBy() takes it, checked, as the descriptor has it. */
+  keySelectorOf(key: unknown): KeySelector {
+    return keySelector(key);
+  }
+
   /** @internal This stream as the input of a vertex: its node and how it partitions. */
   asInput(): StreamInput {
     return { node: this.node, ...(this.partition ? { partition: this.partition } : {}) };

@@ -84,10 +84,10 @@ export function isSink(operator: OperatorName): boolean {
 
 /** Operators with two inputs told apart by the edges' `input`: 1 and 2. */
 export function isTwoInput(operator: OperatorName): boolean {
-  return operator === 'coMap' || operator === 'coFlatMap';
+  return operator === 'coMap' || operator === 'coFlatMap' || operator === 'coProcess';
 }
 
-const KEYED: ReadonlySet<OperatorName> = new Set(['reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process']);
+const KEYED: ReadonlySet<OperatorName> = new Set(['reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'coProcess']);
 
 /** Keyed operators keep state per key, so their single input must be partitioned by key. */
 export function isKeyed(operator: OperatorName): boolean {

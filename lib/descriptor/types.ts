@@ -63,6 +63,12 @@ export interface ExtremumVertex { operator: 'min' | 'max' | 'minBy' | 'maxBy'; f
  * the returned iterable.
  */
 export interface CoMapVertex { operator: 'coMap' | 'coFlatMap'; fn1: UserFunction; fn2: UserFunction }
+/**
+ * Two connected streams keyed alike (Flink's KeyedCoProcessFunction): both input edges are
+ * `hash`, marked `"input": 1` and `2`; `fn1(value, ctx)` or `fn2(value, ctx)`, by the record's
+ * input, sees `ctx.key` and the key's state (shared by both inputs) and returns an iterable.
+ */
+export interface CoProcessVertex { operator: 'coProcess'; fn1: UserFunction; fn2: UserFunction }
 /** The records of all its inputs, as they come: Flink's union, as a vertex of its own. */
 export interface UnionVertex { operator: 'union' }
 export interface SinkPrint { operator: 'sink.print'; prefix?: string }
@@ -82,14 +88,14 @@ export interface SinkFile { operator: 'sink.file'; path: string }
 
 export type OperatorSpec =
   | SourceFromElements | SourceTextFile | SourceGenerator | SourceNexmark
-  | MapVertex | FilterVertex | FlatMapVertex | ReduceVertex | SumVertex | ExtremumVertex | ProcessVertex | UnionVertex | CoMapVertex
+  | MapVertex | FilterVertex | FlatMapVertex | ReduceVertex | SumVertex | ExtremumVertex | ProcessVertex | UnionVertex | CoMapVertex | CoProcessVertex
   | SinkPrint | SinkTextFile | SinkCollect | SinkFile | SinkDiscard;
 
 export type OperatorName = OperatorSpec['operator'];
 
 export const OPERATORS: readonly OperatorName[] = [
   'source.elements', 'source.textFile', 'source.generator', 'source.nexmark',
-  'map', 'filter', 'flatMap', 'reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'union', 'coMap', 'coFlatMap',
+  'map', 'filter', 'flatMap', 'reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'union', 'coMap', 'coFlatMap', 'coProcess',
   'sink.print', 'sink.textFile', 'sink.collect', 'sink.file', 'sink.discard',
 ];
 

@@ -313,6 +313,13 @@ function inputRules(g: GraphView): DescriptorIssue[] {
     }
     if (isTwoInput(v.operator)) {
       issues.push(...twoInputRules(v, inputs, g.allEdgesReadable));
+      if (isKeyed(v.operator)) {
+        for (const e of inputs) {
+          if (e.partition !== 'hash') {
+            issues.push({ path: `/edges/${e.index}/partition`, message: `both inputs of ${`'${v.id}' (${v.operator})`} must be 'hash' edges with a key, keyed alike; this edge is '${e.partition ?? 'forward'}'` });
+          }
+        }
+      }
       continue;
     }
     for (const e of inputs) {

@@ -4,7 +4,7 @@ import { splitsFor, type KeyedStateBackend } from '../../../lib/state/index.ts';
 import { exactlyOnceFileSink } from './file-sink.ts';
 import type { TaskDeployment } from '../protocol.ts';
 import { elementsSource, generatorSource, nexmarkSource, textFileSource } from './sources.ts';
-import { coMapLogic, extremumLogic, filterLogic, flatMapLogic, mapLogic, processLogic, reduceLogic, sumLogic, unionLogic } from './transforms.ts';
+import { coMapLogic, coProcessLogic, extremumLogic, filterLogic, flatMapLogic, mapLogic, processLogic, reduceLogic, sumLogic, unionLogic } from './transforms.ts';
 import { collectSink, discardSink, printSink, textFileSink } from './sinks.ts';
 import type { OperatorLogic, UserFn } from './types.ts';
 
@@ -27,8 +27,8 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
   const p = vertex.parallelism;
   const where = `vertex '${vertex.id}'`;
   const source = { splits: splitsFor(subtask, p, task.maxParallelism), splitCount: task.maxParallelism };
-  const keyedInput = async (): Promise<(record: unknown) => unknown> => {
-    const key = task.inputs.find((i) => i.partition === 'hash')?.key;
+  const keyedInput = async (input: 1 | 2 = 1): Promise<(record: unknown) => unknown> => {
+    const key = task.inputs.find((i) => i.partition === 'hash' && (i.input ?? 1) === input)?.key;
     if (!key) throw new Error(`${vertex.operator} '${vertex.id}' needs a keyed (hash) input`);
     return keySelector(key, vertex.params, `the key of ${where}`);
   };
@@ -53,6 +53,10 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
     case 'min': case 'max': case 'minBy': case 'maxBy':
       return extremumLogic(vertex.operator, vertex.field, vertex.first ?? true, await keyedInput(), keyed!);
     case 'union': return unionLogic();
+    case 'coProcess':
+      return coProcessLogic(
+        [await instantiate(vertex.fn1, vertex.params, `${where} fn1`), await instantiate(vertex.fn2, vertex.params, `${where} fn2`)],
+        [await keyedInput(1), await keyedInput(2)], keyed!);
     case 'coMap': case 'coFlatMap':
       return coMapLogic(await instantiate(vertex.fn1, vertex.params, `${where} fn1`), await instantiate(vertex.fn2, vertex.params, `${where} fn2`), vertex.operator === 'coFlatMap');
     case 'process': return processLogic(await instantiate(vertex.fn, vertex.params, where), await keyedInput(), keyed!);

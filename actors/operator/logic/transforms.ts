@@ -141,6 +141,18 @@ export function coMapLogic(fn1: UserFn, fn2: UserFn, flat: boolean): OperatorLog
   return { process: (record, out, input) => out.emit((input === 2 ? fn2 : fn1)(record)) };
 }
 
+/** Flink's KeyedCoProcessFunction: per input its key selector and function; one keyed state for both. */
+export function coProcessLogic(fns: [UserFn, UserFn], keysOf: [(record: unknown) => unknown, (record: unknown) => unknown], state: KeyedStateBackend): OperatorLogic {
+  return {
+    process(record, out: Collector, input = 1) {
+      const side = input - 1;
+      const key = keysOf[side]!(record);
+      state.setCurrentKey(key);
+      emitAll(fns[side]!(record, { key, state: state.store } satisfies ProcessContext), out, `a coProcess function (fn${input})`);
+    },
+  };
+}
+
 /** Flink's union: the records of every input, as they come. */
 export function unionLogic(): OperatorLogic {
   return { process: (record, out) => out.emit(record) };
