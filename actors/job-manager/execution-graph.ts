@@ -12,7 +12,9 @@ export function buildDeployments(run: JobRun, slots: SlotRef[], network: Network
     const inputs: ChannelSpec[] = [];
     const outputs: ChannelSpec[] = [];
     job.edges.forEach((edge, edgeIndex) => {
-      const chained = { ...(isChained(job, edge) ? { chained: true as const } : {}), ...(edge.input ? { input: edge.input } : {}) };
+      const chained = {
+        ...(isChained(job, edge) ? { chained: true as const } : {}), ...(edge.input ? { input: edge.input } : {}), ...(edge.tag ? { tag: edge.tag } : {}),
+      };
       if (edge.to === vertex.id) {
         inputs.push({ edgeIndex, peerVertexId: edge.from, peerParallelism: parallelismOf.get(edge.from)!, partition: edge.partition, key: edge.key, ...chained });
       }

@@ -79,7 +79,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   constructor(private readonly options: OperatorInstanceOptions) {
     const { subjects, task } = options;
     this.address = subjects.task(task.jobId, task.vertex.id, task.subtask);
-    this.collector = { emit: (record) => this.output.emit(record) };
+    this.collector = { emit: (record) => this.output.emit(record), emitTo: (tag, record) => this.output.emitTo(tag, record) };
   }
 
   get isSource(): boolean {

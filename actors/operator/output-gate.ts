@@ -61,6 +61,9 @@ export interface OutputGateOptions {
  */
 export class OutputGate {
   private readonly edges: OutputEdge[];
+  /** The edges of the main output, and of each side output by tag. */
+  private readonly mainEdges: OutputEdge[];
+  private readonly sideEdges = new Map<string, OutputEdge[]>();
   private readonly chainedEdges: OutputEdge[];
   private flushTimer?: TimerHandle;
   private waitingFrames = 0;
@@ -80,6 +83,10 @@ export class OutputGate {
       channels: spec.chained ? [] : subjects.map((subject) => ({ subject, limit: 0, sequence: 0, credit: 0, waiting: [], buffer: [] })),
     }));
     this.chainedEdges = this.edges.filter((e) => e.spec.chained);
+    this.mainEdges = this.edges.filter((e) => e.spec.tag === undefined);
+    for (const edge of this.edges) {
+      if (edge.spec.tag !== undefined) this.sideEdges.set(edge.spec.tag, [...this.sideEdges.get(edge.spec.tag) ?? [], edge]);
+    }
   }
 
   /** Whether the instance must stop emitting: a frame waits for credit, or the rest of its chain is blocked. */
@@ -105,7 +112,19 @@ export class OutputGate {
 
   emit(record: unknown): void {
     this.recordsOut++;
-    for (const edge of this.edges) {
+    this.route(this.mainEdges, record);
+  }
+
+  /** To the side output `tag`: the edges that carry it; none is fine (nobody asked for it). */
+  emitTo(tag: string, record: unknown): void {
+    const edges = this.sideEdges.get(tag);
+    if (edges === undefined) return;
+    this.recordsOut++;
+    this.route(edges, record);
+  }
+
+  private route(edges: OutputEdge[], record: unknown): void {
+    for (const edge of edges) {
       if (edge.spec.chained) {
         (edge.chained ?? this.chained(edge)).push(record);
         continue;

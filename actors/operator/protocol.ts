@@ -14,6 +14,8 @@ export interface ChannelSpec {
   chained?: true;
   /** Into a two-input operator: which of its inputs this edge is. */
   input?: 1 | 2;
+  /** The side output it carries, instead of the main output. */
+  tag?: string;
 }
 
 export interface NetworkSettings {

@@ -18,8 +18,8 @@ export class ConnectedStreams<A, B> {
   ) {}
 
   /** `fn1` maps each record of the first stream, `fn2` each of the second (Flink's CoMapFunction). */
-  map<R>(fn1: ((value: A) => R) | FunctionRef, fn2: ((value: B) => R) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<R> {
-    return this.withFunctions<R>('coMap', fn1, fn2, options);
+  map<R1, R2 = R1>(fn1: ((value: A) => R1) | FunctionRef, fn2: ((value: B) => R2) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<R1 | R2> {
+    return this.withFunctions<R1 | R2>('coMap', fn1, fn2, options);
   }
 
   /**
@@ -31,8 +31,8 @@ export class ConnectedStreams<A, B> {
   }
 
   /** `fn1` and `fn2` return the output records (an iterable) for a record of their stream (Flink's CoFlatMapFunction). */
-  flatMap<R>(fn1: ((value: A) => Iterable<R>) | FunctionRef, fn2: ((value: B) => Iterable<R>) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<R> {
-    return this.withFunctions<R>('coFlatMap', fn1, fn2, options);
+  flatMap<R1, R2 = R1>(fn1: ((value: A) => Iterable<R1>) | FunctionRef, fn2: ((value: B) => Iterable<R2>) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<R1 | R2> {
+    return this.withFunctions<R1 | R2>('coFlatMap', fn1, fn2, options);
   }
 
   private withFunctions<R>(operator: 'coMap' | 'coFlatMap', fn1: unknown, fn2: unknown, options?: OperatorOptions): SingleOutputStreamOperator<R> {

@@ -15,6 +15,8 @@ export class DataStream<T> {
     /** @internal The vertex that produces this stream. */
     readonly node: StreamNode,
     private readonly partition?: 'rebalance' | 'broadcast',
+    /** The side output of the node this stream is, when it is one. */
+    private readonly tag?: string,
   ) {}
 
   getExecutionEnvironment(): StreamExecutionEnvironment {
@@ -70,17 +72,17 @@ export class DataStream<T> {
 
   /** @internal This stream as the input of a vertex: its node and how it partitions. */
   asInput(): StreamInput {
-    return { node: this.node, ...(this.partition ? { partition: this.partition } : {}) };
+    return { node: this.node, ...(this.partition ? { partition: this.partition } : {}), ...(this.tag === undefined ? {} : { tag: this.tag }) };
   }
 
   /** Spreads the records round-robin over the next operator's subtasks. */
   rebalance(): DataStream<T> {
-    return new DataStream<T>(this.environment, this.node, 'rebalance');
+    return new DataStream<T>(this.environment, this.node, 'rebalance', this.tag);
   }
 
   /** Sends every record to every subtask of the next operator. */
   broadcast(): DataStream<T> {
-    return new DataStream<T>(this.environment, this.node, 'broadcast');
+    return new DataStream<T>(this.environment, this.node, 'broadcast', this.tag);
   }
 
   /** Writes each record to the Task Manager's stdout, after `prefix` when given. */
@@ -128,7 +130,7 @@ export class DataStream<T> {
   }
 
   private addVertex(spec: OperatorSpec, defaultName: string, options?: OperatorOptions, input?: Omit<StreamInput, 'node'>): StreamNode {
-    return this.environment.addVertex(spec, defaultName, options, { partition: this.partition, ...input, node: this.node });
+    return this.environment.addVertex(spec, defaultName, options, { ...this.asInput(), ...input });
   }
 }
 
@@ -158,6 +160,19 @@ export class SingleOutputStreamOperator<T> extends DataStream<T> {
   uid(id: string): this {
     this.environment.configureVertex(this.node, { uid: id }, `${this.node.id}.uid()`);
     return this;
+  }
+
+  /**
+   * The records this operator's process function sent to `tag` with `ctx.output(tag, value)`
+   * (Flink's side outputs); any number of operators may read it.
+   */
+  getSideOutput<S = unknown>(tag: string): DataStream<S> {
+    if (typeof tag !== 'string' || tag === '') throw new CloudflinkError('DESCRIPTOR_INVALID', 'getSideOutput() expects a non-empty tag');
+    const { operator } = this.node.spec;
+    if (operator !== 'process' && operator !== 'coProcess') {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `getSideOutput('${tag}'): ${operator} has no side outputs; only process functions emit them`);
+    }
+    return new DataStream<S>(this.environment, this.node, undefined, tag);
   }
 
   /** Params for this operator's functions, merged over the job's. */

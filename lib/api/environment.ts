@@ -57,7 +57,7 @@ export interface StreamNode {
 }
 
 /** The edge into a node; without `partition`, forward or rebalance is chosen from the parallelisms. */
-export interface StreamInput { node: StreamNode; partition?: Partitioning; key?: KeySelector; input?: 1 | 2 }
+export interface StreamInput { node: StreamNode; partition?: Partitioning; key?: KeySelector; input?: 1 | 2; tag?: string }
 
 const VERTEX_ID = /^[A-Za-z0-9_-]+$/;
 
@@ -368,6 +368,7 @@ export class StreamExecutionEnvironment {
     const edge: EdgeDescriptor = { from: input.node.id, to: node.id, partition: input.partition ?? this.defaultPartition(input.node, node) };
     if (input.key !== undefined) edge.key = input.key;
     if (input.input !== undefined) edge.input = input.input;
+    if (input.tag !== undefined) edge.tag = input.tag;
     return edge;
   }
 

@@ -13,6 +13,11 @@ import type { KeyedStateStore } from '../state/types.ts';
 export interface ProcessContext<K> {
   key: K;
   state: KeyedStateStore;
+  /**
+   * Emits `value` to the side output `tag`, which `getSideOutput(tag)` reads downstream. The tag
+   * is a string: functions travel as source text, so an OutputTag object could not go with them.
+   */
+  output(tag: string, value: unknown): void;
 }
 
 export class KeyedStream<T, K = unknown> {

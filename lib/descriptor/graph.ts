@@ -87,6 +87,11 @@ export function isTwoInput(operator: OperatorName): boolean {
   return operator === 'coMap' || operator === 'coFlatMap' || operator === 'coProcess';
 }
 
+/** Operators whose functions may emit to side outputs (`ctx.output(tag, value)`). */
+export function hasSideOutputs(operator: OperatorName): boolean {
+  return operator === 'process' || operator === 'coProcess';
+}
+
 const KEYED: ReadonlySet<OperatorName> = new Set(['reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'coProcess']);
 
 /** Keyed operators keep state per key, so their single input must be partitioned by key. */

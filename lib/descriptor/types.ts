@@ -121,8 +121,10 @@ export interface EdgeDescriptor {
   /** Defaults to `forward` when parallelisms are equal, else `rebalance`. `hash` needs `key`. */
   partition?: Partitioning;
   key?: KeySelector;
-  /** Into a two-input operator (coMap, coFlatMap): which of its inputs this edge is. */
+  /** Into a two-input operator (coMap, coFlatMap, coProcess): which of its inputs this edge is. */
   input?: 1 | 2;
+  /** Carries the `from` vertex's side output of this name (`ctx.output(tag, value)`) instead of its main output. */
+  tag?: string;
 }
 
 export type CheckpointingMode = 'exactly-once' | 'at-least-once';
@@ -168,7 +170,7 @@ export interface JobDescriptor {
 }
 
 /** A validated descriptor with every default filled in; what the Job Manager executes. */
-export interface ResolvedEdge extends Required<Omit<EdgeDescriptor, 'key' | 'input'>> { key?: KeySelector; input?: 1 | 2 }
+export interface ResolvedEdge extends Required<Omit<EdgeDescriptor, 'key' | 'input' | 'tag'>> { key?: KeySelector; input?: 1 | 2; tag?: string }
 export type ResolvedVertex = VertexDescriptor & { name: string; parallelism: number; params: Record<string, unknown> };
 export interface ResolvedJob {
   apiVersion: typeof DESCRIPTOR_API_VERSION;

@@ -1,7 +1,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import schema from '../../config/descriptor.schema.json' with { type: 'json' };
 import { defaultRestartStrategy } from '../restart/index.ts';
-import { isKeyed, isSink, isSource, isTwoInput, topologicalOrder } from './graph.ts';
+import { hasSideOutputs, isKeyed, isSink, isSource, isTwoInput, topologicalOrder } from './graph.ts';
 import {
   OPERATORS,
   type CheckpointingDescriptor, type DescriptorIssue, type JobDescriptor, type OperatorName, type Partitioning,
@@ -180,7 +180,7 @@ function oneOfMessage(e: ErrorObject): string {
 interface VertexView { index: number; id: string; operator?: OperatorName; parallelism?: number; parallelismGiven: boolean }
 interface EdgeView {
   index: number; id: string; explicitId: boolean; from: string; to: string;
-  partition?: Partitioning; partitionGiven: boolean; key: unknown; input: unknown;
+  partition?: Partitioning; partitionGiven: boolean; key: unknown; input: unknown; tag: unknown;
 }
 interface GraphView {
   vertices: VertexView[];
@@ -209,7 +209,7 @@ function viewOf(d: Record<string, unknown>): GraphView {
     if (!isRecord(e) || typeof e.from !== 'string' || typeof e.to !== 'string') return [];
     const explicitId = typeof e.id === 'string';
     return [{
-      index, from: e.from, to: e.to, key: e.key, input: e.input, explicitId,
+      index, from: e.from, to: e.to, key: e.key, input: e.input, tag: e.tag, explicitId,
       id: explicitId ? e.id as string : `${e.from}->${e.to}`,
       partitionGiven: e.partition !== undefined,
       partition: e.partition === undefined ? defaultPartition(byId.get(e.from), byId.get(e.to)) : partitioning(e.partition),
@@ -288,6 +288,9 @@ function edgeRules(g: GraphView): DescriptorIssue[] {
     const to = g.byId.get(e.to);
     if (from?.operator && isSink(from.operator)) at('from', `'${e.from}' is a sink (${from.operator}) and cannot have output edges`);
     if (to?.operator && isSource(to.operator)) at('to', `'${e.to}' is a source (${to.operator}) and cannot have input edges`);
+    if (e.tag !== undefined && from?.operator && !hasSideOutputs(from.operator)) {
+      at('tag', `'${e.from}' (${from.operator}) has no side outputs; only process and coProcess functions emit them (ctx.output(tag, value))`);
+    }
     if (e.partition === 'hash' && e.key === undefined) at('key', `a 'hash' edge needs a key: { "field": ... } or { "fn": ... }`);
     if (e.key !== undefined && !e.partitionGiven) at('key', `only a 'hash' edge takes a key; add "partition": "hash"`);
     if (e.key !== undefined && e.partition !== undefined && e.partition !== 'hash' && e.partitionGiven) {

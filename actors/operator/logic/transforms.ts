@@ -23,10 +23,21 @@ function emitAll(results: unknown, out: Collector, what: string): void {
   for (const item of results as Iterable<unknown>) out.emit(item);
 }
 
-/** What a keyed process function gets besides the record: its key and the state of that key. */
+/** What a keyed process function gets besides the record: its key, the state of that key, and its side outputs. */
 export interface ProcessContext {
   key: unknown;
   state: KeyedStateStore;
+  /** Emits `value` to the side output `tag`, read downstream with `getSideOutput(tag)`. */
+  output(tag: string, value: unknown): void;
+}
+
+function contextFor(key: unknown, state: KeyedStateBackend, out: Collector): ProcessContext {
+  return { key, state: state.store, output: (tag, value) => sideOutput(out, tag, value) };
+}
+
+function sideOutput(out: Collector, tag: string, value: unknown): void {
+  if (typeof tag !== 'string' || tag === '') throw new CloudflinkError('UDF_FAILED', `ctx.output(tag, value) needs a non-empty string tag, got ${describe(tag)}`);
+  out.emitTo?.(tag, value);
 }
 
 /** Keyed process function: any output (an iterable, or nothing) and any keyed state, per record. */
@@ -35,7 +46,7 @@ export function processLogic(fn: UserFn, keyOf: (record: unknown) => unknown, st
     process(record, out: Collector) {
       const key = keyOf(record);
       state.setCurrentKey(key);
-      emitAll(fn(record, { key, state: state.store } satisfies ProcessContext), out, 'a process function');
+      emitAll(fn(record, contextFor(key, state, out)), out, 'a process function');
     },
   };
 }
@@ -148,7 +159,7 @@ export function coProcessLogic(fns: [UserFn, UserFn], keysOf: [(record: unknown)
       const side = input - 1;
       const key = keysOf[side]!(record);
       state.setCurrentKey(key);
-      emitAll(fns[side]!(record, { key, state: state.store } satisfies ProcessContext), out, `a coProcess function (fn${input})`);
+      emitAll(fns[side]!(record, contextFor(key, state, out)), out, `a coProcess function (fn${input})`);
     },
   };
 }

@@ -1,5 +1,7 @@
 export interface Collector {
   emit(record: unknown): void;
+  /** To the side output `tag` (the edges that carry it), not the main output. */
+  emitTo?(tag: string, record: unknown): void;
 }
 
 /**
