@@ -7,7 +7,9 @@
 
 /** The receiving end of a chained edge: the downstream operator instance, as its upstream sees it. */
 export interface ChainedInput {
-  push(record: unknown): void;
+  push(record: unknown, timestamp: number | undefined): void;
+  watermark(watermark: number): void;
+  idle(): void;
   /** The upstream has snapshotted; this instance snapshots now, in the same pass. */
   barrier(checkpointId: number): void;
   end(): void;

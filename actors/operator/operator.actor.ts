@@ -9,6 +9,7 @@ import type { JobManagerMessage, TaskMetrics } from '../job-manager/protocol.ts'
 import { BarrierAligner } from './barrier-aligner.ts';
 import { chainKey, type ChainedInput } from './chain.ts';
 import { InputGate } from './input-gate.ts';
+import { WatermarkTracker } from './watermarks.ts';
 import { OutputGate } from './output-gate.ts';
 import { isKeyed } from '../../lib/descriptor/graph.ts';
 import { createOperatorLogic, keySelector, type Collector, type OperatorLogic } from './logic/index.ts';
@@ -72,6 +73,9 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   /** The record being processed and its number, for the error message if the function throws. */
   private record: unknown;
   private recordsIn = 0;
+  /** The event-time timestamp of the record being processed, which what it emits inherits. */
+  private timestamp: number | undefined;
+  private watermarks!: WatermarkTracker;
   private busyMs = 0;
   /** Set when this instance is chained to its upstream: whom to wake when it can take records again. */
   private wakeUpstream?: () => void;
@@ -79,7 +83,10 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   constructor(private readonly options: OperatorInstanceOptions) {
     const { subjects, task } = options;
     this.address = subjects.task(task.jobId, task.vertex.id, task.subtask);
-    this.collector = { emit: (record) => this.output.emit(record), emitTo: (tag, record) => this.output.emitTo(tag, record) };
+    this.collector = {
+      emit: (record) => this.output.emit(record, this.timestamp),
+      emitTo: (tag, record) => this.output.emitTo(tag, record, this.timestamp),
+    };
   }
 
   get isSource(): boolean {
@@ -144,6 +151,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
           'at most once: a slow consumer or a reconnect drops messages); the job restarts from its last checkpoint rather than go on without them')),
       });
     this.aligner = new BarrierAligner(this.input, task.checkpointing.mode, () => system.clock.now());
+    this.watermarks = new WatermarkTracker(task.inputs.filter((spec) => !spec.chained)
+      .flatMap((spec) => Array.from({ length: spec.peerParallelism }, (_, from) => `${spec.edgeIndex}:${from}`)));
     for (const spec of task.inputs) {
       if (spec.chained) {
         this.subscriptions.push(system.share(chainKey(task.jobId, task.attempt, spec.edgeIndex, task.subtask), this.asChainedInput()));
@@ -217,15 +226,22 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       return self.phase === 'running';
     };
     return {
-      push(record) {
+      push(record, timestamp) {
         if (!live()) return;
         self.recordsIn++;
+        self.timestamp = timestamp;
         try {
           // A two-input operator is never chained (it has two inputs): this is its only one.
-          self.logic.process!(record, self.collector, 1);
+          self.logic.process!(record, self.collector, 1, timestamp);
         } catch (error) {
           self.fail(error, record);
         }
+      },
+      watermark(watermark) {
+        if (live()) self.guarded(() => self.advanceWatermark(watermark));
+      },
+      idle() {
+        if (live()) self.output.idle();
       },
       barrier(checkpointId) {
         if (live()) self.checkpoint(checkpointId, 0);
@@ -342,16 +358,22 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
         current = this.inProgress = { frame: next.frame, channel: next.channel, input, next: 0 };
       }
       const records = current.frame.r;
+      const times = current.frame.t;
       while (current.next < records.length && !this.output.blocked) {
+        const timestamp = times?.[current.next] ?? undefined;
         const record = this.record = records[current.next++];
         this.recordsIn++;
-        this.logic.process!(record, this.collector, current.input);
+        this.timestamp = timestamp;
+        this.logic.process!(record, this.collector, current.input, timestamp);
         // A slow function must not hold the event loop (and the heartbeats) for a whole frame.
         if ((current.next & 63) === 0 && performance.now() - started >= TURN_MS) break;
       }
       if (current.next < records.length) break;
       this.inProgress = undefined;
       const { frame, channel } = current;
+      this.record = undefined;
+      this.timestamp = undefined;
+      this.onEventTime(channel, frame);
       const aligned = frame.b === undefined ? undefined : this.aligner.onBarrier(channel, frame.b);
       const alignedByEnd = frame.e ? this.aligner.onChannelEnded() : undefined;
       const ready = aligned ?? alignedByEnd;
@@ -361,7 +383,36 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     else if (!this.output.blocked && (this.inProgress || this.input.ready)) this.schedulePump();
   }
 
+  /** What a frame says of event time, after its records: its channel is active, has a watermark, is idle, or ended. */
+  private onEventTime(channel: string, frame: Frame): void {
+    let advanced = frame.r.length > 0 ? this.watermarks.active(channel) : undefined;
+    if (frame.w !== undefined) advanced = this.watermarks.watermark(channel, frame.w) ?? advanced;
+    if (frame.i) advanced = this.watermarks.idle(channel) ?? advanced;
+    if (frame.e) advanced = this.watermarks.ended(channel) ?? advanced;
+    if (advanced !== undefined) this.advanceWatermark(advanced);
+    if (frame.i && this.watermarks.allIdle) this.output.idle();
+  }
+
+  /** Fires what the watermark completes, then passes it on, after what firing emitted. */
+  private advanceWatermark(watermark: number): void {
+    this.timestamp = undefined;
+    this.logic.onWatermark?.(watermark, this.collector);
+    this.output.watermark(watermark);
+  }
+
+  /** Runs `work` of a chained instance in its upstream's pass: a throw fails this instance, not the upstream. */
+  private guarded(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.fail(error, undefined);
+    }
+  }
+
   private endOfInput(): void {
+    // End of input completes every event-time window and timer, as Flink's final watermark does.
+    this.timestamp = undefined;
+    this.logic.onWatermark?.(Number.POSITIVE_INFINITY, this.collector);
     this.logic.finish?.(this.collector);
     this.output.end();
     this.phase = 'finishing';

@@ -24,6 +24,8 @@ interface OutputChannel {
   /** Frames waiting for credit. */
   waiting: Outgoing[];
   buffer: unknown[];
+  /** The buffered records' timestamps, once one of them has one. */
+  times?: (number | null)[];
 }
 
 interface OutputEdge {
@@ -110,40 +112,40 @@ export class OutputGate {
     return this.waitingFrames;
   }
 
-  emit(record: unknown): void {
+  emit(record: unknown, timestamp?: number): void {
     this.recordsOut++;
-    this.route(this.mainEdges, record);
+    this.route(this.mainEdges, record, timestamp);
   }
 
   /** To the side output `tag`: the edges that carry it; none is fine (nobody asked for it). */
-  emitTo(tag: string, record: unknown): void {
+  emitTo(tag: string, record: unknown, timestamp?: number): void {
     const edges = this.sideEdges.get(tag);
     if (edges === undefined) return;
     this.recordsOut++;
-    this.route(edges, record);
+    this.route(edges, record, timestamp);
   }
 
-  private route(edges: OutputEdge[], record: unknown): void {
+  private route(edges: OutputEdge[], record: unknown, timestamp: number | undefined): void {
     for (const edge of edges) {
       if (edge.spec.chained) {
-        (edge.chained ?? this.chained(edge)).push(record);
+        (edge.chained ?? this.chained(edge)).push(record, timestamp);
         continue;
       }
       switch (edge.spec.partition) {
         case 'forward':
-          this.push(edge.channels[edge.channels.length === 1 ? 0 : this.options.subtask]!, record);
+          this.push(edge.channels[edge.channels.length === 1 ? 0 : this.options.subtask]!, record, timestamp);
           break;
         case 'rebalance':
-          this.push(edge.channels[edge.nextRoundRobin]!, record);
+          this.push(edge.channels[edge.nextRoundRobin]!, record, timestamp);
           edge.nextRoundRobin = (edge.nextRoundRobin + 1) % edge.channels.length;
           break;
         case 'hash': {
           const target = subtaskForKey(canonicalKey(edge.keyOf!(record)), this.options.maxParallelism, edge.channels.length);
-          this.push(edge.channels[target]!, record);
+          this.push(edge.channels[target]!, record, timestamp);
           break;
         }
         case 'broadcast':
-          for (const channel of edge.channels) this.push(channel, record);
+          for (const channel of edge.channels) this.push(channel, record, timestamp);
           break;
         default: {
           const never: never = edge.spec.partition;
@@ -182,6 +184,20 @@ export class OutputGate {
     for (const edge of this.chainedEdges) this.chained(edge).end();
   }
 
+  /** Flushes, then sends the watermark on every channel, after every record emitted so far. */
+  watermark(watermark: number): void {
+    this.cancelFlushTimer();
+    for (const edge of this.edges) for (const channel of edge.channels) this.sendBuffer(channel, { w: watermark });
+    for (const edge of this.chainedEdges) this.chained(edge).watermark(watermark);
+  }
+
+  /** Tells every channel that this sender is idle: its watermark does not hold the receivers back. */
+  idle(): void {
+    this.cancelFlushTimer();
+    for (const edge of this.edges) for (const channel of edge.channels) this.sendBuffer(channel, { i: true });
+    for (const edge of this.chainedEdges) this.chained(edge).idle();
+  }
+
   /** Flushes, then sends a checkpoint barrier on every channel, after every record emitted so far. */
   barrier(checkpointId: number): void {
     this.cancelFlushTimer();
@@ -206,8 +222,10 @@ export class OutputGate {
     return (edge.chained = found);
   }
 
-  private push(channel: OutputChannel, record: unknown): void {
+  private push(channel: OutputChannel, record: unknown, timestamp: number | undefined): void {
     if (channel.limit === 0) channel.limit = this.firstLimit(channel, record);
+    if (timestamp !== undefined) (channel.times ??= new Array<null>(channel.buffer.length).fill(null)).push(timestamp);
+    else channel.times?.push(null);
     channel.buffer.push(record);
     if (channel.buffer.length >= channel.limit) this.sendBuffer(channel);
     else if (!this.flushTimer) {
@@ -237,7 +255,9 @@ export class OutputGate {
 
   private sendBuffer(channel: OutputChannel, marks: Marks = {}): void {
     const frame: Frame = { s: this.options.subtask, a: this.options.attempt, n: channel.sequence, r: channel.buffer, ...marks };
+    if (channel.times) frame.t = channel.times;
     channel.buffer = [];
+    channel.times = undefined;
     if (this.options.localReceiver(channel.subject)) {
       channel.sequence++;
       this.send(channel, frame);
@@ -289,7 +309,7 @@ function recordsPerFrame(records: number, encoded: Uint8Array[], network: Networ
 }
 
 /** The in-band marks a frame can carry after its records. */
-type Marks = Pick<Frame, 'b' | 'e'>;
+type Marks = Pick<Frame, 'b' | 'e' | 'w' | 'i'>;
 
 /**
  * One frame, or several when the records would not fit in one NATS message; the marks go on
@@ -308,9 +328,13 @@ function encodeFrames(frame: Frame, channel: { sequence: number }): Uint8Array[]
       `a record of ${bytes.length} bytes is larger than a data frame may be (${MAX_FRAME_BYTES} bytes, below NATS's max_payload); split it into smaller records`);
   }
   const half = records.length >> 1;
-  const { b, e, ...plain } = frame;
+  const { b, e, w, i, t, ...plain } = frame;
+  const times = (from: number, to?: number): Pick<Frame, 't'> => (t ? { t: t.slice(from, to) } : {});
   return [
-    ...encodeFrames({ ...plain, r: records.slice(0, half) }, channel),
-    ...encodeFrames({ ...plain, r: records.slice(half), ...(b === undefined ? {} : { b }), ...(e ? { e } : {}) }, channel),
+    ...encodeFrames({ ...plain, r: records.slice(0, half), ...times(0, half) }, channel),
+    ...encodeFrames({
+      ...plain, r: records.slice(half), ...times(half),
+      ...(b === undefined ? {} : { b }), ...(w === undefined ? {} : { w }), ...(i ? { i } : {}), ...(e ? { e } : {}),
+    }, channel),
   ];
 }

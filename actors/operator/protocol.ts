@@ -79,8 +79,14 @@ export interface Frame {
   /** Its number on its channel in this attempt, from 0: a gap means frames were lost on the way. */
   n: number;
   r: unknown[];
+  /** The records' event-time timestamps (null for one without), when any record has one. */
+  t?: (number | null)[];
   /** A checkpoint barrier after the records. */
   b?: number;
+  /** A watermark after the records: no record on this channel will have an earlier timestamp. */
+  w?: number;
+  /** The sender is idle: leave this channel out of the watermark until it sends again. */
+  i?: true;
   /** End of input on this channel. */
   e?: true;
 }

@@ -12,7 +12,9 @@ export interface OperatorLogic {
   /** Emits up to `max` records; returns true once the source is exhausted, or a number of ms to wait (a paced source ahead of its rate). */
   produce?(out: Collector, max: number): boolean | number;
   /** `input` is which input the record came from: 1 (or absent), or 2 for the second input of a two-input operator. */
-  process?(record: unknown, out: Collector, input?: 1 | 2): void;
+  process?(record: unknown, out: Collector, input?: 1 | 2, timestamp?: number): void;
+  /** Event time advanced to `watermark` (Infinity at end of input): fire what it completes. */
+  onWatermark?(watermark: number, out: Collector): void;
   /** End of all input: flush what is buffered. */
   finish?(out: Collector): void;
   /** Releases files and handles; called once, whatever the ending. */

@@ -866,6 +866,12 @@ describe('OutputGate: chained edges', () => {
     barrier(checkpointId: number): void {
       this.log.push(`barrier ${checkpointId}`);
     }
+    watermark(watermark: number): void {
+      this.log.push(`watermark ${watermark}`);
+    }
+    idle(): void {
+      this.log.push('idle');
+    }
     end(): void {
       this.log.push('end');
     }
