@@ -9,7 +9,8 @@ import type { JobManagerMessage, TaskMetrics } from '../job-manager/protocol.ts'
 import { BarrierAligner } from './barrier-aligner.ts';
 import { chainKey, type ChainedInput } from './chain.ts';
 import { InputGate } from './input-gate.ts';
-import { WatermarkTracker } from './watermarks.ts';
+import { WatermarkGenerator, WatermarkTracker } from './watermarks.ts';
+import type { TimerHandle } from '../../lib/clock/index.ts';
 import { OutputGate } from './output-gate.ts';
 import { isKeyed } from '../../lib/descriptor/graph.ts';
 import { createOperatorLogic, keySelector, type Collector, type OperatorLogic } from './logic/index.ts';
@@ -68,7 +69,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   private exhausted = false;
   /** Snapshot writes in flight: the task reports FINISHED only after their acknowledgements. */
   private readonly writes = new Set<Promise<void>>();
-  private readonly collector: Collector;
+  private collector: Collector;
   private inProgress?: FrameInProgress;
   /** The record being processed and its number, for the error message if the function throws. */
   private record: unknown;
@@ -76,6 +77,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   /** The event-time timestamp of the record being processed, which what it emits inherits. */
   private timestamp: number | undefined;
   private watermarks!: WatermarkTracker;
+  /** A source with event time: its watermark generator, ticking on a timer while it runs. */
+  private generator?: { of: (record: unknown) => unknown; watermarks: WatermarkGenerator; timer?: TimerHandle; intervalMs: number; now: number };
   private busyMs = 0;
   /** Set when this instance is chained to its upstream: whom to wake when it can take records again. */
   private wakeUpstream?: () => void;
@@ -84,7 +87,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     const { subjects, task } = options;
     this.address = subjects.task(task.jobId, task.vertex.id, task.subtask);
     this.collector = {
-      emit: (record) => this.output.emit(record, this.timestamp),
+      emit: (record, timestamp) => this.output.emit(record, timestamp ?? this.timestamp),
       emitTo: (tag, record) => this.output.emitTo(tag, record, this.timestamp),
     };
   }
@@ -119,6 +122,27 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       });
     }
     this.logic = await createOperatorLogic(task, this.keyed);
+    const strategy = task.vertex.watermarks;
+    if (strategy && this.isSource) {
+      const now = system.clock.now();
+      this.generator = {
+        of: await keySelector(strategy.timestamp, task.vertex.params, `the timestamp of vertex '${task.vertex.id}'`),
+        watermarks: new WatermarkGenerator({ outOfOrdernessMs: strategy.outOfOrdernessMs ?? 0, idleTimeoutMs: strategy.idleTimeoutMs }, now),
+        intervalMs: strategy.intervalMs ?? 200,
+        now,
+      };
+      const generator = this.generator;
+      this.collector = {
+        emit: (record) => {
+          const timestamp = generator.of(record);
+          if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) {
+            throw new CloudflinkError('UDF_FAILED', `the timestamp of a record must be a finite number of epoch milliseconds, got ${describeValue(timestamp)}`);
+          }
+          generator.watermarks.onRecord(timestamp, generator.now);
+          this.output.emit(record, timestamp);
+        },
+      };
+    }
     if (task.restore) await this.restore();
     const outputs = await Promise.all(task.outputs.map(async (spec) => ({
       spec,
@@ -176,6 +200,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
         if (this.phase !== 'created') return;
         this.phase = 'running';
         this.input.open();
+        this.startWatermarks();
         this.schedulePump();
         return;
       case 'credit':
@@ -215,6 +240,20 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
 
   stopped(): void {
     this.release();
+  }
+
+  /** A source with event time sends its watermark (or that it is idle) every interval while it runs. */
+  private startWatermarks(): void {
+    const generator = this.generator;
+    if (!generator) return;
+    const { clock } = this.options.system;
+    generator.timer = clock.setInterval(() => {
+      if (this.phase !== 'running' || this.exhausted) return;
+      generator.now = clock.now();
+      const next = generator.watermarks.tick(generator.now);
+      if (next === 'idle') this.output.idle();
+      else if (next !== undefined) this.output.watermark(next);
+    }, generator.intervalMs);
   }
 
   /** This instance as its chained upstream calls it: in that upstream's pass, never on its own. */
@@ -297,6 +336,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   private release(): void {
     if (this.phase === 'stopped') return;
     this.phase = 'stopped';
+    if (this.generator?.timer) this.options.system.clock.clearInterval(this.generator.timer);
     for (const sub of this.subscriptions) sub.unsubscribe();
     this.subscriptions = [];
     this.output?.close();

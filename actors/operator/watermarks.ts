@@ -68,3 +68,47 @@ export class WatermarkTracker {
     return minimum;
   }
 }
+
+export interface WatermarkStrategySettings {
+  /** How far behind the largest timestamp seen the watermark stays: 0 for ascending timestamps. */
+  outOfOrdernessMs: number;
+  /** A source subtask that emitted nothing for this long declares itself idle; never when absent. */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * Flink's bounded-out-of-orderness watermark generator for one source subtask: the watermark
+ * is the largest timestamp seen minus the allowed out-of-orderness, minus 1 ms (a record at
+ * exactly the watermark may still come). With an idle timeout, a subtask with nothing to emit
+ * says so, so that it does not hold every window downstream back.
+ */
+export class WatermarkGenerator {
+  private maxTimestamp = Number.NEGATIVE_INFINITY;
+  private emitted = Number.NEGATIVE_INFINITY;
+  private lastRecordAt: number;
+  private idle = false;
+
+  constructor(private readonly settings: WatermarkStrategySettings, now: number) {
+    this.lastRecordAt = now;
+  }
+
+  onRecord(timestamp: number, now: number): void {
+    if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
+    this.lastRecordAt = now;
+    this.idle = false;
+  }
+
+  /** On each tick: the watermark to send if it advanced, or 'idle' once the subtask went quiet. */
+  tick(now: number): number | 'idle' | undefined {
+    const { idleTimeoutMs, outOfOrdernessMs } = this.settings;
+    if (idleTimeoutMs !== undefined && !this.idle && now - this.lastRecordAt >= idleTimeoutMs) {
+      this.idle = true;
+      return 'idle';
+    }
+    if (this.idle) return undefined;
+    const watermark = this.maxTimestamp - outOfOrdernessMs - 1;
+    if (watermark <= this.emitted) return undefined;
+    this.emitted = watermark;
+    return watermark;
+  }
+}

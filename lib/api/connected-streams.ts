@@ -26,7 +26,7 @@ export class ConnectedStreams<A, B> {
    * Keys both streams alike, for `process(fn1, fn2)` with keyed state shared by both: records of
    * either stream with the same key meet in the same subtask and see the same state.
    */
-  keyBy<K>(key1: keyof A | number | ((value: A) => K) | FunctionRef, key2: keyof B | number | ((value: B) => K) | FunctionRef): KeyedConnectedStreams<A, B, K> {
+  keyBy<K = unknown>(key1: keyof A | number | ((value: A) => unknown) | FunctionRef, key2: keyof B | number | ((value: B) => unknown) | FunctionRef): KeyedConnectedStreams<A, B, K> {
     return new KeyedConnectedStreams<A, B, K>(this.environment, this.first, this.second, this.first.keySelectorOf(key1), this.second.keySelectorOf(key2));
   }
 

@@ -169,10 +169,38 @@ export class SingleOutputStreamOperator<T> extends DataStream<T> {
   getSideOutput<S = unknown>(tag: string): DataStream<S> {
     if (typeof tag !== 'string' || tag === '') throw new CloudflinkError('DESCRIPTOR_INVALID', 'getSideOutput() expects a non-empty tag');
     const { operator } = this.node.spec;
-    if (operator !== 'process' && operator !== 'coProcess') {
-      throw new CloudflinkError('DESCRIPTOR_INVALID', `getSideOutput('${tag}'): ${operator} has no side outputs; only process functions emit them`);
+    if (operator !== 'process' && operator !== 'coProcess' && operator !== 'window') {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `getSideOutput('${tag}'): ${operator} has no side outputs; process functions and windows (late data) have`);
     }
     return new DataStream<S>(this.environment, this.node, undefined, tag);
+  }
+
+  /**
+   * Event time for this source's records (Flink's WatermarkStrategy): each record's timestamp
+   * from a field or a function (epoch ms), watermarks `outOfOrdernessMs` behind the largest seen
+   * (0: ascending), every `intervalMs` (200); with `idleTimeoutMs`, a subtask that emits
+   * nothing that long stops holding windows back.
+   */
+  assignTimestampsAndWatermarks(strategy: {
+    timestamp: keyof T | number | ((value: T) => number) | FunctionRef;
+    outOfOrdernessMs?: number;
+    idleTimeoutMs?: number;
+    intervalMs?: number;
+  }): this {
+    if (!this.node.spec.operator.startsWith('source.')) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `assignTimestampsAndWatermarks(): ${this.node.spec.operator} is not a source; assign event time at the source`);
+    }
+    const { timestamp, ...rest } = strategy;
+    for (const [name, value] of Object.entries(rest)) {
+      if (value !== undefined && (!Number.isInteger(value) || (value as number) < (name === 'outOfOrdernessMs' ? 0 : 1))) {
+        throw new CloudflinkError('DESCRIPTOR_INVALID', `assignTimestampsAndWatermarks(): ${name} must be a whole number of milliseconds, got ${String(value)}`);
+      }
+    }
+    this.node.watermarks = {
+      timestamp: this.keySelectorOf(timestamp),
+      ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)),
+    };
+    return this;
   }
 
   /** Params for this operator's functions, merged over the job's. */

@@ -6,7 +6,7 @@ import type { JobClient } from '../client/types.ts';
 import {
   DESCRIPTOR_API_VERSION,
   type CheckpointingDescriptor, type CheckpointingMode, type EdgeDescriptor, type JobDescriptor, type KeySelector,
-  type OperatorSpec, type Partitioning, type VertexDescriptor,
+  type OperatorSpec, type Partitioning, type VertexDescriptor, type WatermarkStrategy,
 } from '../descriptor/types.ts';
 import {
   DEFAULT_CHECKPOINT_MIN_PAUSE_MS, DEFAULT_CHECKPOINT_TIMEOUT_MS, DEFAULT_PARALLELISM, DEFAULT_TOLERABLE_CHECKPOINT_FAILURES,
@@ -51,6 +51,7 @@ export interface StreamNode {
   parallelism?: number;
   params?: Record<string, unknown>;
   chaining?: ChainingSetting;
+  watermarks?: WatermarkStrategy;
   input?: StreamInput;
   /** A union's other inputs. */
   moreInputs?: StreamInput[];
@@ -296,7 +297,7 @@ export class StreamExecutionEnvironment {
       ...(checkpointing === undefined ? {} : { checkpointing }),
       ...(this.restartStrategy === undefined ? {} : { restartStrategy: { ...this.restartStrategy } }),
       vertices: this.nodes.map((node) => this.vertexOf(node)),
-      edges: this.nodes.flatMap((node) => [node.input, ...node.moreInputs ?? []].flatMap((input) => (input ? [this.edgeInto(node, input)] : []))),
+      edges: distinctEdgeIds(this.nodes.flatMap((node) => [node.input, ...node.moreInputs ?? []].flatMap((input) => (input ? [this.edgeInto(node, input)] : [])))),
     };
   }
 
@@ -361,6 +362,7 @@ export class StreamExecutionEnvironment {
     if (node.parallelism !== undefined) vertex.parallelism = node.parallelism;
     if (node.params !== undefined) vertex.params = { ...node.params };
     if (node.chaining !== undefined) vertex[node.chaining] = true;
+    if (node.watermarks !== undefined) vertex.watermarks = { ...node.watermarks };
     return vertex;
   }
 
@@ -377,6 +379,18 @@ export class StreamExecutionEnvironment {
     const jobParallelism = this.parallelism ?? DEFAULT_PARALLELISM;
     return (from.parallelism ?? jobParallelism) === (to.parallelism ?? jobParallelism) ? 'forward' : 'rebalance';
   }
+}
+
+/** A stream connected or unioned with itself makes two edges between the same vertices: the second gets an id of its own. */
+function distinctEdgeIds(edges: EdgeDescriptor[]): EdgeDescriptor[] {
+  const seen = new Map<string, number>();
+  for (const edge of edges) {
+    const id = `${edge.from}->${edge.to}`;
+    const count = (seen.get(id) ?? 0) + 1;
+    seen.set(id, count);
+    if (count > 1) edge.id = `${edge.from}_${edge.to}_${count}`;
+  }
+  return edges;
 }
 
 function copySpec(spec: OperatorSpec): OperatorSpec {

@@ -2,7 +2,8 @@
  * KeyedStream: a DataStream partitioned by key. Its operators keep state per key; the
  * key travels on the `hash` edge into each of them.
  */
-import type { KeySelector } from '../descriptor/types.ts';
+import type { KeySelector, WindowAssigner } from '../descriptor/types.ts';
+import { WindowedStream } from './windowed-stream.ts';
 import { CloudflinkError } from '../errors/index.ts';
 import { captureFunction, type FunctionRef } from './capture.ts';
 import type { DataStream, SingleOutputStreamOperator } from './data-stream.ts';
@@ -35,6 +36,11 @@ export class KeyedStream<T, K = unknown> {
   /** Emits the running sum of `field` per key; the other fields are those of the key's first record. */
   sum(field: keyof T | number, options?: OperatorOptions): SingleOutputStreamOperator<T> {
     return this.keyed({ operator: 'sum', field: fieldOf('sum', field) }, 'sum', options);
+  }
+
+  /** Cuts each key's records into event-time windows: `TumblingEventTimeWindows.of(ms)`, `SlidingEventTimeWindows.of(size, slide)`. */
+  window(assigner: WindowAssigner): WindowedStream<T, K> {
+    return new WindowedStream<T, K>(this.input, this.key, assigner);
   }
 
   /** Emits, per key, the key's first record with `field` set to the smallest value so far (Flink's min). */

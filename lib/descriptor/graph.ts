@@ -89,10 +89,10 @@ export function isTwoInput(operator: OperatorName): boolean {
 
 /** Operators whose functions may emit to side outputs (`ctx.output(tag, value)`). */
 export function hasSideOutputs(operator: OperatorName): boolean {
-  return operator === 'process' || operator === 'coProcess';
+  return operator === 'process' || operator === 'coProcess' || operator === 'window';
 }
 
-const KEYED: ReadonlySet<OperatorName> = new Set(['reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'coProcess']);
+const KEYED: ReadonlySet<OperatorName> = new Set(['reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'coProcess', 'window']);
 
 /** Keyed operators keep state per key, so their single input must be partitioned by key. */
 export function isKeyed(operator: OperatorName): boolean {

@@ -69,6 +69,26 @@ export interface CoMapVertex { operator: 'coMap' | 'coFlatMap'; fn1: UserFunctio
  * input, sees `ctx.key` and the key's state (shared by both inputs) and returns an iterable.
  */
 export interface CoProcessVertex { operator: 'coProcess'; fn1: UserFunction; fn2: UserFunction }
+/** Event-time windows: tumbling (`sizeMs`), or sliding (`sizeMs` every `slideMs`); aligned to the epoch plus `offsetMs`. */
+export type WindowAssigner =
+  | { type: 'tumbling'; sizeMs: number; offsetMs?: number }
+  | { type: 'sliding'; sizeMs: number; slideMs: number; offsetMs?: number };
+
+/**
+ * Keyed event-time windows (Flink's `keyBy(...).window(...)`): `reduce(a, b)` as records come,
+ * emitting the result when the window fires, or `process(elements, ctx)` over all of them, with
+ * `ctx.key` and `ctx.window` ({ start, end }), returning an iterable. Results carry the
+ * timestamp `end - 1`. Records later than `allowedLatenessMs` go to the side output `lateTag`.
+ */
+export interface WindowVertex {
+  operator: 'window';
+  assigner: WindowAssigner;
+  reduce?: UserFunction;
+  process?: UserFunction;
+  allowedLatenessMs?: number;
+  lateTag?: string;
+}
+
 /** The records of all its inputs, as they come: Flink's union, as a vertex of its own. */
 export interface UnionVertex { operator: 'union' }
 export interface SinkPrint { operator: 'sink.print'; prefix?: string }
@@ -88,16 +108,31 @@ export interface SinkFile { operator: 'sink.file'; path: string }
 
 export type OperatorSpec =
   | SourceFromElements | SourceTextFile | SourceGenerator | SourceNexmark
-  | MapVertex | FilterVertex | FlatMapVertex | ReduceVertex | SumVertex | ExtremumVertex | ProcessVertex | UnionVertex | CoMapVertex | CoProcessVertex
+  | MapVertex | FilterVertex | FlatMapVertex | ReduceVertex | SumVertex | ExtremumVertex | ProcessVertex | UnionVertex | CoMapVertex | CoProcessVertex | WindowVertex
   | SinkPrint | SinkTextFile | SinkCollect | SinkFile | SinkDiscard;
 
 export type OperatorName = OperatorSpec['operator'];
 
 export const OPERATORS: readonly OperatorName[] = [
   'source.elements', 'source.textFile', 'source.generator', 'source.nexmark',
-  'map', 'filter', 'flatMap', 'reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'union', 'coMap', 'coFlatMap', 'coProcess',
+  'map', 'filter', 'flatMap', 'reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'union', 'coMap', 'coFlatMap', 'coProcess', 'window',
   'sink.print', 'sink.textFile', 'sink.collect', 'sink.file', 'sink.discard',
 ];
+
+/**
+ * Event time at a source (Flink's WatermarkStrategy.forBoundedOutOfOrderness(...).withIdleness(...)):
+ * each record's timestamp, and periodic watermarks that far behind the largest timestamp seen.
+ */
+export interface WatermarkStrategy {
+  /** The record's event time in epoch milliseconds: a field (name or index) or a function. */
+  timestamp: KeySelector;
+  /** How late a record may come behind the largest timestamp seen; 0 (the default) for ascending timestamps. */
+  outOfOrdernessMs?: number;
+  /** A source subtask that emitted nothing for this long is idle and stops holding windows back; never when absent. */
+  idleTimeoutMs?: number;
+  /** How often the source emits its watermark; default 200, Flink's auto-watermark interval. */
+  intervalMs?: number;
+}
 
 export type VertexDescriptor = OperatorSpec & {
   id: string;
@@ -111,6 +146,8 @@ export type VertexDescriptor = OperatorSpec & {
   disableChaining?: boolean;
   /** Not chained to the vertex before it. */
   startNewChain?: boolean;
+  /** On a source: timestamps and watermarks (event time). */
+  watermarks?: WatermarkStrategy;
 };
 
 export interface EdgeDescriptor {

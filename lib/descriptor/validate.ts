@@ -177,7 +177,7 @@ function oneOfMessage(e: ErrorObject): string {
 
 // ---- the rules a schema cannot express ----
 
-interface VertexView { index: number; id: string; operator?: OperatorName; parallelism?: number; parallelismGiven: boolean }
+interface VertexView { index: number; id: string; operator?: OperatorName; parallelism?: number; parallelismGiven: boolean; watermarks: boolean }
 interface EdgeView {
   index: number; id: string; explicitId: boolean; from: string; to: string;
   partition?: Partitioning; partitionGiven: boolean; key: unknown; input: unknown; tag: unknown;
@@ -201,6 +201,7 @@ function viewOf(d: Record<string, unknown>): GraphView {
       index, id: v.id, operator: OPERATORS.find((o) => o === v.operator),
       parallelism: v.parallelism === undefined ? jobParallelism : positiveInteger(v.parallelism),
       parallelismGiven: v.parallelism !== undefined,
+      watermarks: v.watermarks !== undefined,
     }]
     : []));
   const byId = new Map<string, VertexView>();
@@ -308,6 +309,9 @@ function edgeRules(g: GraphView): DescriptorIssue[] {
 function inputRules(g: GraphView): DescriptorIssue[] {
   const issues: DescriptorIssue[] = [];
   for (const v of g.vertices) {
+    if (v.watermarks && v.operator !== undefined && !isSource(v.operator)) {
+      issues.push({ path: `/vertices/${v.index}/watermarks`, message: `'${v.id}' (${v.operator}) is not a source; timestamps and watermarks are assigned at a source` });
+    }
     if (v.operator === undefined || isSource(v.operator) || g.byId.get(v.id) !== v) continue;
     const inputs = g.edges.filter((e) => e.to === v.id);
     const described = `'${v.id}' (${v.operator})`;
@@ -388,7 +392,10 @@ function functionIssues(d: Record<string, unknown>): DescriptorIssue[] {
   if (Array.isArray(d.vertices)) {
     d.vertices.forEach((v, i) => {
       if (!isRecord(v)) return;
-      for (const field of ['fn', 'fn1', 'fn2'] as const) sources.push({ path: `/vertices/${i}/${field}`, source: v[field] });
+      for (const field of ['fn', 'fn1', 'fn2', 'reduce', 'process'] as const) sources.push({ path: `/vertices/${i}/${field}`, source: v[field] });
+      if (isRecord(v.watermarks) && isRecord(v.watermarks.timestamp)) {
+        sources.push({ path: `/vertices/${i}/watermarks/timestamp/fn`, source: v.watermarks.timestamp.fn });
+      }
     });
   }
   if (Array.isArray(d.edges)) {

@@ -7,6 +7,7 @@ import { elementsSource, generatorSource, nexmarkSource, textFileSource } from '
 import { coMapLogic, coProcessLogic, extremumLogic, filterLogic, flatMapLogic, mapLogic, processLogic, reduceLogic, sumLogic, unionLogic } from './transforms.ts';
 import { collectSink, discardSink, printSink, textFileSink } from './sinks.ts';
 import type { OperatorLogic, UserFn } from './types.ts';
+import { windowLogic } from './windows.ts';
 
 export type { Collector, OperatorLogic, UserFn } from './types.ts';
 
@@ -53,6 +54,13 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
     case 'min': case 'max': case 'minBy': case 'maxBy':
       return extremumLogic(vertex.operator, vertex.field, vertex.first ?? true, await keyedInput(), keyed!);
     case 'union': return unionLogic();
+    case 'window': {
+      const fn = vertex.reduce !== undefined
+        ? { reduce: await instantiate(vertex.reduce, vertex.params, `${where} reduce`) }
+        : { process: await instantiate(vertex.process!, vertex.params, `${where} process`) };
+      return windowLogic({ assigner: vertex.assigner, fn, allowedLatenessMs: vertex.allowedLatenessMs ?? 0, lateTag: vertex.lateTag },
+        await keyedInput(), keyed!, vertex.name);
+    }
     case 'coProcess':
       return coProcessLogic(
         [await instantiate(vertex.fn1, vertex.params, `${where} fn1`), await instantiate(vertex.fn2, vertex.params, `${where} fn2`)],

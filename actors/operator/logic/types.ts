@@ -1,5 +1,6 @@
 export interface Collector {
-  emit(record: unknown): void;
+  /** `timestamp`: the record's event time; by default the one of the record being processed. */
+  emit(record: unknown, timestamp?: number): void;
   /** To the side output `tag` (the edges that carry it), not the main output. */
   emitTo?(tag: string, record: unknown): void;
 }
