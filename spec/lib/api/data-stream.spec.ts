@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { StreamExecutionEnvironment } from '../../../lib/api/index.ts';
 import type { EdgeDescriptor, VertexDescriptor } from '../../../lib/descriptor/types.ts';
+import { validateDescriptor } from '../../../lib/descriptor/index.ts';
 import { CloudflinkError } from '../../../lib/errors/index.ts';
 
 function revive(source: unknown): (...args: any[]) => any {
@@ -146,6 +147,158 @@ describe('KeyedStream', () => {
     expect(() => stream.keyBy(-1)).to.throw(CloudflinkError, /non-negative integer/);
     expect(() => stream.keyBy(Symbol('k') as unknown as number)).to.throw(CloudflinkError, /symbol/);
     expect(() => stream.keyBy(0).sum(1.5)).to.throw(CloudflinkError, /field name or a non-negative array index/);
+  });
+});
+
+describe('DataStream.union', () => {
+  it('adds a union vertex with one edge from each stream, this one first', () => {
+    const env = new StreamExecutionEnvironment();
+    const a = env.fromElements(1, 2);
+    const b = env.generate(5);
+    const c = env.fromElements(3).map((x) => x * 2);
+    const all = a.union(b, c);
+    all.collect();
+    expect(all.id).to.equal('union-5');
+    const { vertices, edges } = graph(env);
+    expect(vertices.find((v) => v.id === 'union-5')).to.deep.equal({ id: 'union-5', name: 'union', operator: 'union' });
+    expect(edges.filter((e) => e.to === 'union-5')).to.deep.equal([
+      { from: 'source-elements-1', to: 'union-5', partition: 'forward' },
+      { from: 'source-generator-2', to: 'union-5', partition: 'forward' },
+      { from: 'map-4', to: 'union-5', partition: 'forward' },
+    ]);
+    expect(edges.filter((e) => e.from === 'union-5')).to.deep.equal([{ from: 'union-5', to: 'sink-collect-6', partition: 'forward' }]);
+  });
+
+  it('keeps rebalance() and broadcast() of each input, and decides the others from the parallelisms', () => {
+    const env = new StreamExecutionEnvironment(undefined, { parallelism: 2 });
+    const a = env.fromElements(1, 2);
+    const b = env.fromElements(3).setParallelism(1);
+    const c = env.fromElements(4);
+    const d = env.fromElements(5);
+    a.rebalance().union(b, c.broadcast(), d).collect();
+    expect(graph(env).edges.filter((e) => e.to === 'union-5').map((e) => [e.from, e.partition])).to.deep.equal([
+      ['source-elements-1', 'rebalance'],
+      ['source-elements-2', 'rebalance'], // parallelism 1 into 2
+      ['source-elements-3', 'broadcast'],
+      ['source-elements-4', 'forward'],
+    ]);
+  });
+
+  it('is a stream like any other: settings, keyBy after it, and a descriptor that validates', () => {
+    const env = new StreamExecutionEnvironment(undefined, { parallelism: 3 });
+    const a = env.fromElements({ k: 'x', v: 1 });
+    const b = env.fromElements({ k: 'y', v: 2 }).setParallelism(2);
+    a.union(b).name('both').uid('both').setParallelism(4).keyBy('k').max('v').collect();
+    const descriptor = env.getDescriptor();
+    expect(descriptor.vertices.find((v) => v.id === 'both')).to.deep.equal({ id: 'both', name: 'both', operator: 'union', parallelism: 4 });
+    expect(descriptor.edges.filter((e) => e.to === 'both').map((e) => e.partition)).to.deep.equal(['rebalance', 'rebalance']);
+    expect(descriptor.edges.find((e) => e.from === 'both')).to.deep.equal({ from: 'both', to: 'max-4', partition: 'hash', key: { field: 'k' } });
+    const validation = validateDescriptor(JSON.parse(JSON.stringify(descriptor)));
+    expect(validation.ok, JSON.stringify(validation)).to.equal(true);
+  });
+
+  it('rejects no other stream, and streams of another environment', () => {
+    const env = new StreamExecutionEnvironment();
+    const a = env.fromElements(1);
+    const mapped = a.map((x) => x);
+    const sink = a.collect();
+    const other = new StreamExecutionEnvironment().fromElements(2);
+    for (const call of [() => a.union(), () => a.union(...[])]) {
+      expect(call).to.throw(CloudflinkError, /union\(\) needs at least one other stream/);
+    }
+    for (const call of [
+      () => a.union(other),
+      () => a.union(mapped, other),
+      () => a.union(sink as unknown as typeof a),
+      () => a.union({ node: a.node } as unknown as typeof a),
+      () => a.union(null as unknown as typeof a),
+    ]) {
+      expect(call).to.throw(CloudflinkError, /union\(\): every stream must be a DataStream of the same environment/);
+    }
+    // Nothing was added by the calls that failed.
+    expect(env.getDescriptor().vertices.map((v) => v.operator)).to.deep.equal(['source.elements', 'map', 'sink.collect']);
+  });
+
+  it('never builds what the Job Manager rejects: a stream unioned with itself is refused, or validates', () => {
+    // Flink gives each record twice; two edges alike, without ids, would fail validation as "a second edge".
+    for (const build of [
+      (env: StreamExecutionEnvironment) => { const a = env.fromElements(1, 2); a.union(a).collect(); },
+      (env: StreamExecutionEnvironment) => { const a = env.fromElements(1, 2); a.union(env.fromElements(3), a.rebalance()).collect(); },
+    ]) {
+      const env = new StreamExecutionEnvironment();
+      try {
+        build(env);
+      } catch (error) {
+        expect(error).to.be.instanceOf(CloudflinkError);
+        expect((error as CloudflinkError).code).to.equal('DESCRIPTOR_INVALID');
+        continue;
+      }
+      const validation = validateDescriptor(JSON.parse(JSON.stringify(env.getDescriptor())));
+      expect(validation.ok, JSON.stringify(validation)).to.equal(true);
+    }
+  });
+});
+
+describe('KeyedStream rolling extrema', () => {
+  it('adds min, max, minBy and maxBy vertices on a hash edge, with their field', () => {
+    const env = new StreamExecutionEnvironment();
+    const clicks = env.fromElements({ user: 'ann', count: 1 }, { user: 'bob', count: 2 });
+    const keyed = clicks.keyBy('user');
+    keyed.min('count').collect();
+    keyed.max('count').collect();
+    keyed.minBy('count').collect();
+    keyed.maxBy('count').collect();
+    const { vertices, edges } = graph(env);
+    for (const [id, operator] of [['min-2', 'min'], ['max-4', 'max'], ['minBy-6', 'minBy'], ['maxBy-8', 'maxBy']]) {
+      expect(vertices.find((v) => v.id === id), id).to.deep.equal({ id, name: operator, operator, field: 'count' });
+      expect(edges.find((e) => e.to === id), id).to.deep.equal({ from: 'source-elements-1', to: id, partition: 'hash', key: { field: 'user' } });
+    }
+  });
+
+  it('writes first only when it is false, and takes array indices and options', () => {
+    const env = new StreamExecutionEnvironment();
+    const pairs = env.fromElements(['a', 1] as [string, number]).keyBy(0);
+    pairs.minBy(1, true).collect();
+    pairs.minBy(1, false).collect();
+    pairs.maxBy(1, false, { uid: 'latest-max', name: 'latest max', parallelism: 2 }).collect();
+    pairs.max(1, { uid: 'highest' }).collect();
+    const { vertices, edges } = graph(env);
+    expect(vertices.find((v) => v.id === 'minBy-2')).to.deep.equal({ id: 'minBy-2', name: 'minBy', operator: 'minBy', field: 1 });
+    expect(vertices.find((v) => v.id === 'minBy-4')).to.deep.equal({ id: 'minBy-4', name: 'minBy', operator: 'minBy', field: 1, first: false });
+    expect(vertices.find((v) => v.id === 'latest-max')).to.deep.equal({
+      id: 'latest-max', name: 'latest max', operator: 'maxBy', field: 1, first: false, parallelism: 2,
+    });
+    expect(vertices.find((v) => v.id === 'highest')).to.deep.equal({ id: 'highest', name: 'max', operator: 'max', field: 1 });
+    for (const id of ['minBy-2', 'minBy-4', 'latest-max', 'highest']) {
+      expect(edges.find((e) => e.to === id), id).to.deep.include({ partition: 'hash', key: { field: 0 } });
+    }
+    const validation = validateDescriptor(JSON.parse(JSON.stringify(env.getDescriptor())));
+    expect(validation.ok, JSON.stringify(validation)).to.equal(true);
+  });
+
+  it('is keyed even after rebalance() or broadcast(), and with a key function', () => {
+    const env = new StreamExecutionEnvironment();
+    const numbers = env.fromElements({ n: 1 }, { n: 2 });
+    numbers.rebalance().keyBy((x) => x.n % 2).min('n').collect();
+    numbers.broadcast().keyBy((x) => x.n % 3).maxBy('n').collect();
+    const { edges } = graph(env);
+    expect(edges.find((e) => e.to === 'min-2')!.partition).to.equal('hash');
+    expect(edges.find((e) => e.to === 'maxBy-4')!.partition).to.equal('hash');
+    expect(revive((edges.find((e) => e.to === 'maxBy-4')!.key as { fn: string }).fn)({ n: 7 })).to.equal(1);
+  });
+
+  it('rejects fields that are no field name or array index, naming the operator', () => {
+    const env = new StreamExecutionEnvironment();
+    const keyed = env.fromElements({ k: 'a', v: 1 }).keyBy('k');
+    const bad: unknown[] = [-1, 1.5, Number.NaN, Infinity, '', null, undefined, Symbol('v'), { field: 'v' }, true];
+    for (const operator of ['min', 'max', 'minBy', 'maxBy'] as const) {
+      for (const field of bad) {
+        expect(() => keyed[operator](field as 'v'), `${operator}(${String(field)})`)
+          .to.throw(CloudflinkError, new RegExp(`^${operator}\\(.*\\): expected a field name or a non-negative array index`));
+      }
+    }
+    // Nothing was added by the calls that failed.
+    expect(env.getDescriptor().vertices).to.have.length(1);
   });
 });
 

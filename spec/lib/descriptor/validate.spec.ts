@@ -397,6 +397,142 @@ describe('validateDescriptor', () => {
     });
   });
 
+  describe('the rolling extrema and union', () => {
+    const EXTREMA = ['min', 'max', 'minBy', 'maxBy'] as const;
+
+    /** Wordcount with its sum replaced by `vertex`. */
+    const withCounts = (vertex: Record<string, unknown>) => broken((d) => { d.vertices[2] = { id: 'counts', ...vertex }; });
+
+    function resolved(input: unknown) {
+      const result = validateDescriptor(input);
+      if (!result.ok) expect.fail(JSON.stringify(result.issues));
+      return result.job;
+    }
+
+    it('accepts min, max, minBy and maxBy with a field name or index; minBy and maxBy with first either way', () => {
+      for (const operator of EXTREMA) {
+        for (const field of [1, 0, 'count']) {
+          expect(resolved(withCounts({ operator, field })).vertices[2], `${operator}(${field})`).to.deep.include({ operator, field });
+        }
+      }
+      for (const operator of ['minBy', 'maxBy'] as const) {
+        for (const first of [true, false]) {
+          expect(resolved(withCounts({ operator, field: 1, first })).vertices[2]).to.deep.include({ operator, field: 1, first });
+        }
+      }
+    });
+
+    it('reports a missing or bad field at its path', () => {
+      for (const operator of EXTREMA) {
+        expect(onlyIssue(withCounts({ operator })), operator).to.deep.equal({ path: '/vertices/2/field', message: `is required by operator '${operator}'` });
+        expect(onlyIssue(withCounts({ operator, field: -1 }))).to.deep.equal({ path: '/vertices/2/field', message: 'must be at least 0 (got -1)' });
+        expect(onlyIssue(withCounts({ operator, field: '' }))).to.deep.equal({ path: '/vertices/2/field', message: 'must not be empty' });
+        for (const field of [1.5, true, null, ['count']]) {
+          const issue = onlyIssue(withCounts({ operator, field }));
+          expect(issue.path, `${operator}, field ${JSON.stringify(field)}`).to.equal('/vertices/2/field');
+          expect(issue.message).to.match(/^must be a string or an integer/);
+        }
+      }
+    });
+
+    it('takes first only on minBy and maxBy, and only a boolean', () => {
+      for (const operator of ['minBy', 'maxBy'] as const) {
+        expect(onlyIssue(withCounts({ operator, field: 1, first: 'yes' })))
+          .to.deep.equal({ path: '/vertices/2/first', message: "must be a boolean (got the string 'yes')" });
+        expect(onlyIssue(withCounts({ operator, field: 1, first: 0 }))).to.deep.equal({ path: '/vertices/2/first', message: 'must be a boolean (got 0)' });
+      }
+      for (const operator of ['min', 'max'] as const) {
+        const issue = onlyIssue(withCounts({ operator, field: 1, first: false }));
+        expect(issue.path).to.equal('/vertices/2/first');
+        expect(issue.message).to.match(new RegExp(`^unknown property for operator '${operator}'; it takes: .*field$`));
+      }
+      const fn = onlyIssue(withCounts({ operator: 'maxBy', field: 1, fn: '(a, b) => a' }));
+      expect(fn.path).to.equal('/vertices/2/fn');
+      expect(fn.message).to.match(/unknown property for operator 'maxBy'; it takes: .*field, first$/);
+    });
+
+    it('needs one hash input, as sum does', () => {
+      for (const operator of EXTREMA) {
+        const notHash = onlyIssue(broken((d) => {
+          d.vertices[2] = { id: 'counts', operator, field: 1 };
+          d.edges[1].partition = 'rebalance'; delete d.edges[1].key;
+        }));
+        expect(notHash.path, operator).to.equal('/edges/1/partition');
+        expect(notHash.message).to.match(new RegExp(`'counts' \\(${operator}\\) must be a 'hash' edge.*this edge is 'rebalance'`));
+
+        const byDefault = onlyIssue(broken((d) => {
+          d.vertices[2] = { id: 'counts', operator, field: 1 };
+          delete d.edges[1].partition; delete d.edges[1].key;
+        }));
+        expect(byDefault).to.deep.include({ path: '/edges/1/partition' });
+        expect(byDefault.message).to.match(/this edge is 'forward' \(the default\)/);
+
+        const two = onlyIssue(broken((d) => {
+          d.vertices[2] = { id: 'counts', operator, field: 1 };
+          d.edges.push({ from: 'lines', to: 'counts', partition: 'hash', key: { field: 0 } });
+        }));
+        expect(two.path).to.equal('/vertices/2');
+        expect(two.message).to.match(new RegExp(`'counts' \\(${operator}\\) is keyed and takes exactly one input edge.*it has 2`));
+      }
+    });
+
+    /** Two sources, of parallelism 1 and 3, into a union; its output keyed into a maxBy. */
+    function unioned(): any {
+      return {
+        apiVersion: 'cloudflink/v1', name: 'unioned', parallelism: 2,
+        vertices: [
+          { id: 'left', operator: 'source.elements', elements: [{ k: 'a', v: 1 }], parallelism: 1 },
+          { id: 'right', operator: 'source.generator', count: 10, fn: '(i) => ({ k: "b", v: i })', parallelism: 3 },
+          { id: 'both', operator: 'union' },
+          { id: 'highest', operator: 'maxBy', field: 'v', first: false },
+          { id: 'out', operator: 'sink.collect' },
+        ],
+        edges: [
+          { from: 'left', to: 'both' },
+          { from: 'right', to: 'both', partition: 'hash', key: { field: 'k' } },
+          { from: 'both', to: 'highest', partition: 'hash', key: { field: 'k' } },
+          { from: 'highest', to: 'out' },
+        ],
+      };
+    }
+
+    it('accepts a union of several inputs of any partitioning, and of one', () => {
+      const job = resolved(unioned());
+      expect(job.edges.filter((e) => e.to === 'both').map((e) => [e.id, e.partition])).to.deep.equal([['left->both', 'rebalance'], ['right->both', 'hash']]);
+      expect(job.vertices.find((v) => v.id === 'both')).to.deep.include({ operator: 'union', parallelism: 2 });
+
+      const three = unioned();
+      three.vertices.push({ id: 'more', operator: 'source.generator', count: 3, parallelism: 2 });
+      three.edges.push({ from: 'more', to: 'both', partition: 'broadcast' });
+      expect(resolved(three).edges.filter((e) => e.to === 'both')).to.have.length(3);
+
+      const one = unioned();
+      one.edges.splice(1, 1);
+      one.vertices.splice(1, 1);
+      expect(resolved(one).edges.filter((e) => e.to === 'both')).to.have.length(1);
+    });
+
+    it('accepts two edges from one vertex into a union when each has its own id', () => {
+      const twice = unioned();
+      twice.edges.push({ id: 'left-again', from: 'left', to: 'both', partition: 'rebalance' });
+      expect(resolved(twice).edges.filter((e) => e.to === 'both').map((e) => e.id)).to.deep.equal(['left->both', 'right->both', 'left-again']);
+    });
+
+    it('rejects a union without inputs, or with a property of its own', () => {
+      const none = unioned();
+      none.edges.splice(0, 2);
+      // The one issue: that the sources lost their only output is allowed.
+      expect(onlyIssue(none)).to.deep.equal({ path: '/vertices/2', message: "'both' (union) has no input edge; only sources (source.*) go without one" });
+      const field = unioned();
+      field.vertices[2].field = 'v';
+      const issue = onlyIssue(field);
+      expect(issue.path).to.equal('/vertices/2/field');
+      // Only the properties every vertex takes.
+      expect(issue.message).to.match(/^unknown property for operator 'union'; it takes: id, operator, name, /);
+      expect(issue.message).not.to.match(/field|first|fn/);
+    });
+  });
+
   describe('the schema', () => {
     it('lists exactly the operators of the types, each with its own branch', () => {
       expect(schema.$defs.vertex.properties.operator.enum).to.deep.equal([...OPERATORS]);

@@ -3,7 +3,7 @@ import { decode, encode } from '../../../../lib/codec/index.ts';
 import { CloudflinkError } from '../../../../lib/errors/index.ts';
 import { canonicalKey, subtaskForKey } from '../../../../lib/partition/index.ts';
 import { KeyedStateBackend, keyGroupRangeFor, type KeyedStateSnapshot } from '../../../../lib/state/index.ts';
-import { filterLogic, flatMapLogic, mapLogic, reduceLogic, sumLogic } from '../../../../actors/operator/logic/transforms.ts';
+import { extremumLogic, filterLogic, flatMapLogic, mapLogic, reduceLogic, sumLogic, type Extremum } from '../../../../actors/operator/logic/transforms.ts';
 import type { OperatorLogic, UserFn } from '../../../../actors/operator/logic/types.ts';
 import { prng } from '../../../helpers/random.ts';
 
@@ -295,4 +295,217 @@ describe('transforms', () => {
       expect((caught as Error).message).to.match(/routed to the wrong subtask/);
     });
   });
+});
+
+describe('extremumLogic: keyed rolling min, max, minBy and maxBy', () => {
+  type Value = number | bigint | string;
+  /** `id` tells apart records that hold the same value. */
+  type Rec = { k: string; v: Value; id: number };
+  type Tuple = [string, Value, number];
+  const KINDS: readonly Extremum[] = ['min', 'max', 'minBy', 'maxBy'];
+  const STRINGS = ['', 'a', 'A', 'b', 'aa', 'ab', 'ba', 'z', 'e', 'é', '日本', '10', '9'];
+
+  const byKey = (r: unknown): unknown => (r as Rec).k;
+  const byTupleKey = (r: unknown): unknown => (r as Tuple)[0];
+  const toTuple = (r: Rec): Tuple => [r.k, r.v, r.id];
+
+  /** Few distinct values, so that ties are common; now and then a far one (floats, bigints beyond 2^53). */
+  function valueOf(kind: string, random: () => number): Value {
+    const near = random() < 0.85;
+    const small = Math.floor(random() * 7) - 3;
+    if (kind === 'n') return near ? small : Math.round((random() - 0.5) * 2e6) / 8;
+    if (kind === 'b') return near ? BigInt(small) : (random() < 0.5 ? -1n : 1n) * (2n ** 62n + BigInt(Math.floor(random() * 1000)));
+    return STRINGS[Math.floor(random() * STRINGS.length)]!;
+  }
+
+  /** Records over twelve keys: the `n…` keys hold numbers, `b…` bigints, `s…` strings. */
+  function records(seed: number, count: number): Rec[] {
+    const random = prng(seed);
+    const keys = ['n', 'b', 's'].flatMap((kind) => [0, 1, 2, 3].map((i) => `${kind}${i}`));
+    return Array.from({ length: count }, (_, id) => {
+      const k = keys[Math.floor(random() * keys.length)]!;
+      return { k, v: valueOf(k[0]!, random), id };
+    });
+  }
+
+  /**
+   * Flink's semantics as a plain loop: per key, its first record and the record holding the
+   * extremum so far; min/max emit the first with the extremum's value, minBy/maxBy the holder.
+   */
+  function reference(kind: Extremum, first: boolean, input: Rec[]): Rec[] {
+    const firstOf = new Map<string, Rec>();
+    const holder = new Map<string, Rec>();
+    return input.map((record) => {
+      const held = holder.get(record.k);
+      if (held === undefined) {
+        firstOf.set(record.k, record);
+        holder.set(record.k, record);
+      } else {
+        const better = kind === 'min' || kind === 'minBy' ? record.v < held.v : record.v > held.v;
+        const tie = !(record.v < held.v) && !(record.v > held.v);
+        if (better || (tie && !first)) holder.set(record.k, record);
+      }
+      const best = holder.get(record.k)!;
+      return kind === 'min' || kind === 'max' ? { ...firstOf.get(record.k)!, v: best.v } : best;
+    });
+  }
+
+  it('follows Flink on a worked example: min/max keep the first record\'s other fields, minBy/maxBy break ties by first', () => {
+    const input: Rec[] = [
+      { k: 'a', v: 3, id: 0 }, { k: 'b', v: 'x', id: 1 }, { k: 'a', v: 1, id: 2 }, { k: 'a', v: 1, id: 3 },
+      { k: 'a', v: 3, id: 4 }, { k: 'b', v: 'w', id: 5 }, { k: 'a', v: 5, id: 6 },
+    ];
+    const a = (v: number, id: number): Rec => ({ k: 'a', v, id });
+    const b = (v: string, id: number): Rec => ({ k: 'b', v, id });
+    const table: [Extremum, boolean, Rec[]][] = [
+      ['min', true, [a(3, 0), b('x', 1), a(1, 0), a(1, 0), a(1, 0), b('w', 1), a(1, 0)]],
+      ['max', true, [a(3, 0), b('x', 1), a(3, 0), a(3, 0), a(3, 0), b('x', 1), a(5, 0)]],
+      ['minBy', true, [a(3, 0), b('x', 1), a(1, 2), a(1, 2), a(1, 2), b('w', 5), a(1, 2)]],
+      ['minBy', false, [a(3, 0), b('x', 1), a(1, 2), a(1, 3), a(1, 3), b('w', 5), a(1, 3)]],
+      ['maxBy', true, [a(3, 0), b('x', 1), a(3, 0), a(3, 0), a(3, 0), b('x', 1), a(5, 6)]],
+      ['maxBy', false, [a(3, 0), b('x', 1), a(3, 0), a(3, 0), a(3, 4), b('x', 1), a(5, 6)]],
+      // `first` is about whole records; min and max do the same without it.
+      ['min', false, [a(3, 0), b('x', 1), a(1, 0), a(1, 0), a(1, 0), b('w', 1), a(1, 0)]],
+      ['max', false, [a(3, 0), b('x', 1), a(3, 0), a(3, 0), a(3, 0), b('x', 1), a(5, 0)]],
+    ];
+    for (const [kind, first, expected] of table) {
+      expect(run(extremumLogic(kind, 'v', first, byKey, backend()), input), `${kind}, first ${first}`).to.deep.equal(expected.map((r) => [r]));
+      expect(reference(kind, first, input), `the reference, ${kind}, first ${first}`).to.deep.equal(expected);
+    }
+  });
+
+  for (const kind of KINDS) {
+    for (const first of [true, false]) {
+      it(`${kind} (first ${first}): one record per input, as the plain loop gives, on objects and on tuples`, () => {
+        for (const seed of [1, 2, 3, 4, 5]) {
+          const input = records(seed, 400);
+          const expected = reference(kind, first, input);
+          expect(run(extremumLogic(kind, 'v', first, byKey, backend()), input), `seed ${seed}`).to.deep.equal(expected.map((r) => [r]));
+          const tuples = run(extremumLogic(kind, 1, first, byTupleKey, backend()), input.map(toTuple));
+          expect(tuples, `seed ${seed}, tuples`).to.deep.equal(expected.map((r) => [toTuple(r)]));
+        }
+      });
+    }
+  }
+
+  it('is given inputs where the tie rule matters', () => {
+    // Else the specs above could not tell first from last.
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const input = records(seed, 400);
+      expect(reference('minBy', true, input)).not.to.deep.equal(reference('minBy', false, input));
+      expect(reference('maxBy', true, input)).not.to.deep.equal(reference('maxBy', false, input));
+    }
+  });
+
+  it('changes neither its input nor any record it emitted earlier', () => {
+    for (const kind of KINDS) {
+      for (const first of [true, false]) {
+        const objects = records(6, 300);
+        const shapes: [string | number, (r: unknown) => unknown, unknown[]][] = [['v', byKey, objects], [1, byTupleKey, objects.map(toTuple)]];
+        for (const [field, keyOf, input] of shapes) {
+          const before = structuredClone(input);
+          // Frozen: a write to an input or to an emitted record throws here, in strict mode.
+          for (const record of input) Object.freeze(record);
+          const emitted: { record: unknown; then: unknown }[] = [];
+          const logic = extremumLogic(kind, field, first, keyOf, backend());
+          for (const record of input) {
+            logic.process!(record, { emit: (out) => emitted.push({ record: Object.freeze(out), then: structuredClone(out) }) });
+          }
+          const what = `${kind}(${JSON.stringify(field)}), first ${first}`;
+          expect(input, what).to.deep.equal(before);
+          expect(emitted.map((e) => e.record), what).to.deep.equal(emitted.map((e) => e.then));
+          expect(emitted, what).to.have.length(input.length);
+        }
+      }
+    }
+  });
+
+  it('fails, naming the operator, when one key mixes numbers, bigints and strings; other keys may hold other kinds', () => {
+    const cases: [Value, Value, string][] = [
+      [1, 'x', 'cannot compare string x with number 1'],
+      [1, 1n, 'cannot compare bigint 1 with number 1'],
+      ['1', 1, 'cannot compare number 1 with string 1'],
+      [2n, 2, 'cannot compare number 2 with bigint 2'],
+      [2n, '2', 'cannot compare string 2 with bigint 2'],
+    ];
+    for (const kind of KINDS) {
+      for (const [held, next, message] of cases) {
+        const logic = extremumLogic(kind, 'v', true, byKey, backend());
+        expect(run(logic, [{ k: 'a', v: held }, { k: 'b', v: next }]).flat()).to.have.length(2);
+        expectUdfError(() => run(logic, [{ k: 'a', v: next }]), new RegExp(`^${kind}\\("v"\\) ${message}: use one kind of value per key`));
+      }
+      const tuples = extremumLogic(kind, 1, false, byTupleKey, backend());
+      run(tuples, [['a', 'x']]);
+      expectUdfError(() => run(tuples, [['a', 7]]), new RegExp(`^${kind}\\(1\\) cannot compare number 7 with string x`));
+    }
+  });
+
+  it('fails clearly on records that are neither arrays nor objects', () => {
+    for (const kind of KINDS) {
+      const logic = extremumLogic(kind, 'v', true, () => 'k', backend());
+      const needs = `^${kind}\\("v"\\) needs records that are arrays or objects, got`;
+      expectUdfError(() => run(logic, [5]), new RegExp(`${needs} number 5`));
+      expectUdfError(() => run(logic, [null]), new RegExp(`${needs} null`));
+      expectUdfError(() => run(logic, ['text']), new RegExp(`${needs} string text`));
+      expectUdfError(() => run(logic, [undefined]), new RegExp(`${needs} undefined`));
+      expectUdfError(() => run(logic, [3n]), new RegExp(`${needs} bigint 3`));
+    }
+  });
+
+  it('fails clearly when the field holds no number, bigint or string, on the first record of a key and later', () => {
+    const bad: [unknown, string][] = [[undefined, 'undefined'], [null, 'null'], [true, 'boolean true'], [{ n: 1 }, 'object \\{"n":1\\}'], [[1], 'an array']];
+    for (const kind of KINDS) {
+      for (const [value, shown] of bad) {
+        const message = new RegExp(`^${kind}\\("v"\\) needs a number, a bigint or a string in that field, got ${shown}`);
+        const logic = extremumLogic(kind, 'v', true, byKey, backend());
+        expectUdfError(() => run(logic, [{ k: 'fresh', v: value }]), message);
+        run(logic, [{ k: 'held', v: 1 }]);
+        expectUdfError(() => run(logic, [{ k: 'held', v: value }]), message);
+      }
+      const logic = extremumLogic(kind, 'v', true, byKey, backend());
+      expectUdfError(() => run(logic, [{ k: 'a', w: 1 }]), /got undefined/);
+      expectUdfError(() => run(extremumLogic(kind, 2, true, byTupleKey, backend()), [['a', 1]]), new RegExp(`^${kind}\\(2\\) needs a number`));
+    }
+  });
+
+  for (const kind of KINDS) {
+    // minBy with first false and maxBy with first true: both tie rules go through a checkpoint.
+    const make = (state: KeyedStateBackend): OperatorLogic => extremumLogic(kind, 'v', kind === 'maxBy', byKey, state);
+
+    it(`${kind}: the rolling state survives a snapshot and a restore into a new backend`, () => {
+      const input = records(7, 600);
+      const expected = run(make(backend()), input);
+      for (const cut of [0, 1, 299, 600]) {
+        const first = backend();
+        const before = run(make(first), input.slice(0, cut));
+        const snapshot = viaWire(first.snapshot());
+        // The old run goes on after the checkpoint and fails: what it did then is lost.
+        run(make(first), input.slice(cut, cut + 50));
+        const second = backend();
+        second.restore([snapshot]);
+        const after = run(make(second), input.slice(cut));
+        expect([...before, ...after], `cut at ${cut}`).to.deep.equal(expected);
+      }
+    });
+
+    it(`${kind}: the rolling state moves with its key groups to another parallelism (2 → 3, 3 → 2, 1 → 4, 4 → 1)`, () => {
+      const input = records(8, 800);
+      const expected = run(make(backend()), input);
+      const keys = new Set(input.map((r) => r.k)).size;
+      for (const [from, to] of [[2, 3], [3, 2], [1, 4], [4, 1]] as const) {
+        const cut = 333;
+        // Each record goes to the subtask that owns its key, as the hash partitioner sends it.
+        const runAt = (logics: OperatorLogic[], parallelism: number, part: Rec[]): unknown[][] =>
+          part.map((record) => run(logics[subtaskForKey(canonicalKey(record.k), MAX_P, parallelism)]!, [record])[0]!);
+        const oldStates = Array.from({ length: from }, (_, i) => backend(i, from));
+        const before = runAt(oldStates.map(make), from, input.slice(0, cut));
+        const snapshots = oldStates.map((state) => viaWire(state.snapshot()));
+        const newStates = Array.from({ length: to }, (_, i) => backend(i, to));
+        for (const state of newStates) state.restore(snapshots);
+        const after = runAt(newStates.map(make), to, input.slice(cut));
+        expect([...before, ...after], `${from} → ${to}`).to.deep.equal(expected);
+        expect(newStates.reduce((n, state) => n + state.size, 0), 'every key restored exactly once').to.equal(keys);
+      }
+    });
+  }
 });
