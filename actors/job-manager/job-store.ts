@@ -42,7 +42,14 @@ export class JobStore {
 
   /** Writes are ordered per job by the actor's mailbox; a failed write is logged, never fatal. */
   put(job: StoredJob): void {
-    this.kv?.put(job.jobId, JSON.stringify(job)).catch((error: unknown) => this.log.warn({ err: error, jobId: job.jobId }, 'could not persist the job'));
+    let text: string;
+    try {
+      text = JSON.stringify(job, bigintAsObject);
+    } catch (error) {
+      this.log.warn({ err: error, jobId: job.jobId }, 'could not persist the job');
+      return;
+    }
+    this.kv?.put(job.jobId, text).catch((error: unknown) => this.log.warn({ err: error, jobId: job.jobId }, 'could not persist the job'));
   }
 
   async all(): Promise<StoredJob[]> {
@@ -50,8 +57,22 @@ export class JobStore {
     const jobs: StoredJob[] = [];
     for await (const key of await this.kv.keys()) {
       const entry = await this.kv.get(key);
-      if (entry && entry.operation === 'PUT') jobs.push(entry.json<StoredJob>());
+      if (entry && entry.operation === 'PUT') jobs.push(JSON.parse(entry.string(), bigintFromObject) as StoredJob);
     }
     return jobs.sort((a, b) => a.submittedAt.localeCompare(b.submittedAt));
   }
+}
+
+// Descriptors may hold bigints (in elements, params): JSON has none, so they go as { $bigint: digits }.
+function bigintAsObject(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? { $bigint: value.toString() } : value;
+}
+
+function bigintFromObject(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    const digits = (value as { $bigint?: unknown }).$bigint;
+    if (keys.length === 1 && typeof digits === 'string') return BigInt(digits);
+  }
+  return value;
 }
