@@ -322,8 +322,12 @@ function inputRules(g: GraphView): DescriptorIssue[] {
       issues.push(...twoInputRules(v, inputs, g.allEdgesReadable));
       if (isKeyed(v.operator)) {
         for (const e of inputs) {
-          if (e.partition !== 'hash') {
-            issues.push({ path: `/edges/${e.index}/partition`, message: `both inputs of ${`'${v.id}' (${v.operator})`} must be 'hash' edges with a key, keyed alike; this edge is '${e.partition ?? 'forward'}'` });
+          // As for one input: an unreadable partition is the schema's issue, a key without "hash" the key's.
+          if (e.partition !== undefined && e.partition !== 'hash' && !(e.key !== undefined && !e.partitionGiven)) {
+            issues.push({
+              path: `/edges/${e.index}/partition`,
+              message: `both inputs of '${v.id}' (${v.operator}) must be 'hash' edges with a key, keyed alike; this edge is '${e.partition}'${e.partitionGiven ? '' : ' (the default)'}`,
+            });
           }
         }
       }
@@ -331,7 +335,7 @@ function inputRules(g: GraphView): DescriptorIssue[] {
     }
     for (const e of inputs) {
       if (e.input !== undefined) {
-        issues.push({ path: `/edges/${e.index}/input`, message: `only an edge into a two-input operator (coMap, coFlatMap) says which input it is; '${v.id}' is ${v.operator}` });
+        issues.push({ path: `/edges/${e.index}/input`, message: `only an edge into a two-input operator (coMap, coFlatMap, coProcess) says which input it is; '${v.id}' is ${v.operator}` });
       }
     }
     if (!isKeyed(v.operator)) continue;
