@@ -3,7 +3,7 @@
  * `keyBy(...).window(...)`), then reduced or processed per window. Its source needs event
  * time: `assignTimestampsAndWatermarks(...)`.
  */
-import type { KeySelector, WindowAssigner } from '../descriptor/types.ts';
+import type { KeySelector, WindowAssigner, WindowVertex } from '../descriptor/types.ts';
 import { CloudflinkError } from '../errors/index.ts';
 import { captureFunction, type FunctionRef } from './capture.ts';
 import type { DataStream, SingleOutputStreamOperator } from './data-stream.ts';
@@ -63,17 +63,30 @@ export class WindowedStream<T, K = unknown> {
     return this.window<T>({ reduce: captured.fn }, captured.name ?? 'window', options);
   }
 
+  /**
+   * Incremental aggregation (Flink's AggregateFunction): `create()` an empty accumulator,
+   * `add(acc, value)` for each record as it comes, `result(acc)` when the window fires. Keeps
+   * one accumulator per window, not its records: counts, sums, averages.
+   */
+  aggregate<A, R>(fn: { create: (() => A) | FunctionRef; add: ((acc: A, value: T) => A) | FunctionRef; result: ((acc: A) => R) | FunctionRef }, options?: OperatorOptions): SingleOutputStreamOperator<R> {
+    if (fn === null || typeof fn !== 'object') throw new CloudflinkError('DESCRIPTOR_INVALID', 'window().aggregate() expects { create, add, result }');
+    const create = captureFunction(fn.create, 'window().aggregate() create');
+    const add = captureFunction(fn.add, 'window().aggregate() add');
+    const result = captureFunction(fn.result, 'window().aggregate() result');
+    return this.window<R>({ aggregate: { create: create.fn, add: add.fn, result: result.fn } }, add.name ?? 'window', options);
+  }
+
   /** `fn(elements, ctx)` over all of a window's records when it fires, with `ctx.key` and `ctx.window`; returns the records to emit. */
   process<R>(fn: ((elements: T[], ctx: WindowContext<K>) => Iterable<R> | void) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<R> {
     const captured = captureFunction(fn, 'window().process()');
     return this.window<R>({ process: captured.fn }, captured.name ?? 'window', options);
   }
 
-  private window<R>(fn: { reduce: unknown } | { process: unknown }, name: string, options?: OperatorOptions): SingleOutputStreamOperator<R> {
-    const spec = {
-      operator: 'window' as const,
+  private window<R>(fn: Pick<WindowVertex, 'reduce' | 'aggregate' | 'process'>, name: string, options?: OperatorOptions): SingleOutputStreamOperator<R> {
+    const spec: WindowVertex = {
+      operator: 'window',
       assigner: { ...this.assigner },
-      ...(fn as { reduce: string } | { process: string }),
+      ...fn,
       ...(this.lateness > 0 ? { allowedLatenessMs: this.lateness } : {}),
       ...(this.lateTag === undefined ? {} : { lateTag: this.lateTag }),
     };

@@ -84,6 +84,8 @@ export interface WindowVertex {
   operator: 'window';
   assigner: WindowAssigner;
   reduce?: UserFunction;
+  /** Incremental, as Flink's AggregateFunction: `create()` → accumulator, `add(acc, value)` → acc, `result(acc)` → output. */
+  aggregate?: { create: UserFunction; add: UserFunction; result: UserFunction };
   process?: UserFunction;
   allowedLatenessMs?: number;
   lateTag?: string;

@@ -55,8 +55,14 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
       return extremumLogic(vertex.operator, vertex.field, vertex.first ?? true, await keyedInput(), keyed!);
     case 'union': return unionLogic();
     case 'window': {
-      const fn = vertex.reduce !== undefined
-        ? { reduce: await instantiate(vertex.reduce, vertex.params, `${where} reduce`) }
+      const fn = vertex.reduce !== undefined ? { reduce: await instantiate(vertex.reduce, vertex.params, `${where} reduce`) }
+        : vertex.aggregate !== undefined ? {
+          aggregate: {
+            create: await instantiate(vertex.aggregate.create, vertex.params, `${where} aggregate.create`),
+            add: await instantiate(vertex.aggregate.add, vertex.params, `${where} aggregate.add`),
+            result: await instantiate(vertex.aggregate.result, vertex.params, `${where} aggregate.result`),
+          },
+        }
         : { process: await instantiate(vertex.process!, vertex.params, `${where} process`) };
       return windowLogic({ assigner: vertex.assigner, fn, allowedLatenessMs: vertex.allowedLatenessMs ?? 0, lateTag: vertex.lateTag },
         await keyedInput(), keyed!, vertex.name);

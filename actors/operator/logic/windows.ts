@@ -21,8 +21,8 @@ export interface TimeWindow {
   end: number;
 }
 
-/** What a window's function computes: a reduce as records come, or a process over all of them at firing. */
-export type WindowFunction = { reduce: UserFn } | { process: UserFn };
+/** What a window's function computes: a reduce or an aggregate as records come, or a process over all of them at firing. */
+export type WindowFunction = { reduce: UserFn } | { aggregate: { create: UserFn; add: UserFn; result: UserFn } } | { process: UserFn };
 
 export interface WindowSettings {
   assigner: WindowAssigner;
@@ -106,6 +106,10 @@ export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) =
       out.emit(window.a, timestamp);
       return;
     }
+    if ('aggregate' in fn) {
+      out.emit(fn.aggregate.result(window.a), timestamp);
+      return;
+    }
     const results = fn.process(window.a, { key, window: bounds });
     if (results === undefined || results === null) return;
     if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
@@ -130,6 +134,7 @@ export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) =
         const previous = state.get(start);
         let a: unknown;
         if ('reduce' in fn) a = previous === undefined ? record : fn.reduce(previous.a, record);
+        else if ('aggregate' in fn) a = fn.aggregate.add(previous === undefined ? fn.aggregate.create() : previous.a, record);
         else if (previous === undefined) a = [record];
         // In place: state is only read here, and a snapshot is encoded before the next record.
         else (a = previous.a as unknown[]).push(record);
