@@ -5,7 +5,7 @@ export type { EnvironmentOptions, OperatorOptions, GeneratorOptions } from './en
 export { DataStream, SingleOutputStreamOperator, DataStreamSink } from './data-stream.ts';
 export { KeyedStream, type ProcessContext } from './keyed-stream.ts';
 export { ConnectedStreams, KeyedConnectedStreams } from './connected-streams.ts';
-export { WindowedStream, TumblingEventTimeWindows, SlidingEventTimeWindows, type TimeWindow, type WindowContext } from './windowed-stream.ts';
+export { WindowedStream, TumblingEventTimeWindows, SlidingEventTimeWindows, EventTimeSessionWindows, type TimeWindow, type WindowContext } from './windowed-stream.ts';
 export { JobHandle } from './job-handle.ts';
 export { captureFunction, functionSource } from './capture.ts';
 export type { CapturedFunction, FunctionRef } from './capture.ts';

@@ -37,6 +37,14 @@ export const SlidingEventTimeWindows = {
   },
 };
 
+/** A window per burst of a key's records: it closes after `gapMs` without one; windows that come to touch merge. */
+export const EventTimeSessionWindows = {
+  withGap(gapMs: number): WindowAssigner {
+    positive(gapMs, 'EventTimeSessionWindows.withGap(): the gap');
+    return { type: 'session', gapMs };
+  },
+};
+
 export class WindowedStream<T, K = unknown> {
   private lateness = 0;
   private lateTag?: string;
@@ -68,12 +76,19 @@ export class WindowedStream<T, K = unknown> {
    * `add(acc, value)` for each record as it comes, `result(acc)` when the window fires. Keeps
    * one accumulator per window, not its records: counts, sums, averages.
    */
-  aggregate<A, R>(fn: { create: (() => A) | FunctionRef; add: ((acc: A, value: T) => A) | FunctionRef; result: ((acc: A) => R) | FunctionRef }, options?: OperatorOptions): SingleOutputStreamOperator<R> {
+  aggregate<A, R>(
+    fn: { create: (() => A) | FunctionRef; add: ((acc: A, value: T) => A) | FunctionRef; result: ((acc: A) => R) | FunctionRef; merge?: ((a: A, b: A) => A) | FunctionRef },
+    options?: OperatorOptions,
+  ): SingleOutputStreamOperator<R> {
     if (fn === null || typeof fn !== 'object') throw new CloudflinkError('DESCRIPTOR_INVALID', 'window().aggregate() expects { create, add, result }');
+    if (this.assigner.type === 'session' && fn.merge === undefined) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', 'window().aggregate(): session windows merge, so the aggregate needs merge(a, b) too');
+    }
     const create = captureFunction(fn.create, 'window().aggregate() create');
     const add = captureFunction(fn.add, 'window().aggregate() add');
     const result = captureFunction(fn.result, 'window().aggregate() result');
-    return this.window<R>({ aggregate: { create: create.fn, add: add.fn, result: result.fn } }, add.name ?? 'window', options);
+    const merge = fn.merge === undefined ? undefined : captureFunction(fn.merge, 'window().aggregate() merge');
+    return this.window<R>({ aggregate: { create: create.fn, add: add.fn, result: result.fn, ...(merge ? { merge: merge.fn } : {}) } }, add.name ?? 'window', options);
   }
 
   /** `fn(elements, ctx)` over all of a window's records when it fires, with `ctx.key` and `ctx.window`; returns the records to emit. */

@@ -69,10 +69,17 @@ export interface CoMapVertex { operator: 'coMap' | 'coFlatMap'; fn1: UserFunctio
  * input, sees `ctx.key` and the key's state (shared by both inputs) and returns an iterable.
  */
 export interface CoProcessVertex { operator: 'coProcess'; fn1: UserFunction; fn2: UserFunction }
-/** Event-time windows: tumbling (`sizeMs`), or sliding (`sizeMs` every `slideMs`); aligned to the epoch plus `offsetMs`. */
+/**
+ * Event-time windows: tumbling (`sizeMs`), or sliding (`sizeMs` every `slideMs`), aligned to the
+ * epoch plus `offsetMs`; or sessions, which close after `gapMs` without a record (and merge).
+ */
 export type WindowAssigner =
   | { type: 'tumbling'; sizeMs: number; offsetMs?: number }
-  | { type: 'sliding'; sizeMs: number; slideMs: number; offsetMs?: number };
+  | { type: 'sliding'; sizeMs: number; slideMs: number; offsetMs?: number }
+  | { type: 'session'; gapMs: number };
+
+/** The windows of fixed size, aligned: tumbling and sliding. */
+export type FixedWindowAssigner = Exclude<WindowAssigner, { type: 'session' }>;
 
 /**
  * Keyed event-time windows (Flink's `keyBy(...).window(...)`): `reduce(a, b)` as records come,
@@ -85,7 +92,7 @@ export interface WindowVertex {
   assigner: WindowAssigner;
   reduce?: UserFunction;
   /** Incremental, as Flink's AggregateFunction: `create()` → accumulator, `add(acc, value)` → acc, `result(acc)` → output. */
-  aggregate?: { create: UserFunction; add: UserFunction; result: UserFunction };
+  aggregate?: { create: UserFunction; add: UserFunction; result: UserFunction; merge?: UserFunction };
   process?: UserFunction;
   allowedLatenessMs?: number;
   lateTag?: string;

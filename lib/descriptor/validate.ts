@@ -398,7 +398,7 @@ function functionIssues(d: Record<string, unknown>): DescriptorIssue[] {
       if (!isRecord(v)) return;
       for (const field of ['fn', 'fn1', 'fn2', 'reduce', 'process'] as const) sources.push({ path: `/vertices/${i}/${field}`, source: v[field] });
       if (isRecord(v.aggregate)) {
-        for (const part of ['create', 'add', 'result'] as const) sources.push({ path: `/vertices/${i}/aggregate/${part}`, source: v.aggregate[part] });
+        for (const part of ['create', 'add', 'result', 'merge'] as const) sources.push({ path: `/vertices/${i}/aggregate/${part}`, source: v.aggregate[part] });
       }
       if (isRecord(v.watermarks) && isRecord(v.watermarks.timestamp)) {
         sources.push({ path: `/vertices/${i}/watermarks/timestamp/fn`, source: v.watermarks.timestamp.fn });

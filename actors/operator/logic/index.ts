@@ -61,6 +61,7 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
             create: await instantiate(vertex.aggregate.create, vertex.params, `${where} aggregate.create`),
             add: await instantiate(vertex.aggregate.add, vertex.params, `${where} aggregate.add`),
             result: await instantiate(vertex.aggregate.result, vertex.params, `${where} aggregate.result`),
+            ...(vertex.aggregate.merge ? { merge: await instantiate(vertex.aggregate.merge, vertex.params, `${where} aggregate.merge`) } : {}),
           },
         }
         : { process: await instantiate(vertex.process!, vertex.params, `${where} process`) };

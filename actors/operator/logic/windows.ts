@@ -11,7 +11,7 @@
 import { CloudflinkError } from '../../../lib/errors/index.ts';
 import { canonicalKey } from '../../../lib/partition/index.ts';
 import type { KeyedStateBackend, MapState } from '../../../lib/state/index.ts';
-import type { WindowAssigner } from '../../../lib/descriptor/types.ts';
+import type { FixedWindowAssigner, WindowAssigner } from '../../../lib/descriptor/types.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
 import { describe } from './transforms.ts';
 
@@ -22,7 +22,7 @@ export interface TimeWindow {
 }
 
 /** What a window's function computes: a reduce or an aggregate as records come, or a process over all of them at firing. */
-export type WindowFunction = { reduce: UserFn } | { aggregate: { create: UserFn; add: UserFn; result: UserFn } } | { process: UserFn };
+export type WindowFunction = { reduce: UserFn } | { aggregate: { create: UserFn; add: UserFn; result: UserFn; merge?: UserFn } } | { process: UserFn };
 
 export interface WindowSettings {
   assigner: WindowAssigner;
@@ -32,14 +32,16 @@ export interface WindowSettings {
 }
 
 interface WindowState {
-  /** The reduced value, or the records (process). */
+  /** The reduced value, the accumulator (aggregate), or the records (process). */
   a: unknown;
   /** Fired at least once (it waits for late records until cleanup). */
   f?: true;
+  /** Its end, for a session window (the others end at start + size). */
+  e?: number;
 }
 
 /** The start of every window `timestamp` belongs to, as Flink's assigners compute them. */
-export function windowStarts(assigner: WindowAssigner, timestamp: number): number[] {
+export function windowStarts(assigner: FixedWindowAssigner, timestamp: number): number[] {
   const offset = assigner.offsetMs ?? 0;
   const slide = assigner.type === 'tumbling' ? assigner.sizeMs : assigner.slideMs;
   const lastStart = timestamp - positiveModulo(timestamp - offset, slide);
@@ -53,30 +55,31 @@ function positiveModulo(value: number, modulus: number): number {
 }
 
 /**
- * Timers by time, then by key: window ends are aligned, so there are few distinct times and
- * each holds many keys. `fire` at the window's last millisecond, `cleanup` at that plus the lateness.
+ * Timers by time, then by key and window: window ends are aligned (for tumbling and sliding
+ * windows), so there are few distinct times and each holds many keys. `fire` at the window's
+ * last millisecond, `cleanup` at that plus the lateness.
  */
 class Timers {
-  private readonly byTime = new Map<number, Map<string, { key: unknown; kind: 'fire' | 'cleanup' }>>();
+  private readonly byTime = new Map<number, Map<string, Timer>>();
   private times: number[] = [];
 
-  add(time: number, key: unknown, kind: 'fire' | 'cleanup'): void {
-    let keys = this.byTime.get(time);
-    if (!keys) {
-      this.byTime.set(time, (keys = new Map()));
+  add(time: number, timer: Timer): void {
+    let timers = this.byTime.get(time);
+    if (!timers) {
+      this.byTime.set(time, (timers = new Map()));
       const at = this.times.findIndex((t) => t > time);
       this.times.splice(at < 0 ? this.times.length : at, 0, time);
     }
-    keys.set(`${kind}:${canonicalKey(key)}`, { key, kind });
+    timers.set(`${timer.kind}:${timer.start}:${canonicalKey(timer.key)}`, timer);
   }
 
   /** Takes every timer at or before `watermark`, earliest first. */
-  *due(watermark: number): Generator<{ time: number; key: unknown; kind: 'fire' | 'cleanup' }> {
+  *due(watermark: number): Generator<Timer & { time: number }> {
     while (this.times.length > 0 && this.times[0]! <= watermark) {
       const time = this.times.shift()!;
-      const keys = this.byTime.get(time)!;
+      const timers = this.byTime.get(time)!;
       this.byTime.delete(time);
-      for (const { key, kind } of keys.values()) yield { time, key, kind };
+      for (const timer of timers.values()) yield { ...timer, time };
     }
   }
 
@@ -86,21 +89,30 @@ class Timers {
   }
 }
 
+interface Timer {
+  key: unknown;
+  start: number;
+  kind: 'fire' | 'cleanup';
+}
+
 export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) => unknown, backend: KeyedStateBackend, vertexName: string): OperatorLogic {
   const { assigner, fn, allowedLatenessMs: lateness, lateTag } = settings;
   const state: MapState<number, WindowState> = backend.store.map<number, WindowState>('window');
   const timers = new Timers();
   let watermark = Number.NEGATIVE_INFINITY;
-  const size = assigner.sizeMs;
+  const merging = assigner.type === 'session';
+  if (merging && 'aggregate' in fn && !fn.aggregate.merge) {
+    throw new CloudflinkError('DESCRIPTOR_INVALID', `window '${vertexName}': session windows merge, so an aggregate needs merge(a, b) too`);
+  }
+  const endOf = (start: number, window: WindowState): number => window.e ?? start + (assigner as { sizeMs: number }).sizeMs;
 
-  const schedule = (key: unknown, start: number, fired: boolean): void => {
-    const last = start + size - 1;
-    if (!fired) timers.add(last, key, 'fire');
-    timers.add(last + lateness, key, 'cleanup');
+  const schedule = (key: unknown, start: number, end: number, fired: boolean): void => {
+    if (!fired) timers.add(end - 1, { key, start, kind: 'fire' });
+    timers.add(end - 1 + lateness, { key, start, kind: 'cleanup' });
   };
 
   const fire = (key: unknown, start: number, window: WindowState, out: Collector): void => {
-    const bounds: TimeWindow = { start, end: start + size };
+    const bounds: TimeWindow = { start, end: endOf(start, window) };
     const timestamp = bounds.end - 1;
     if ('reduce' in fn) {
       out.emit(window.a, timestamp);
@@ -118,6 +130,60 @@ export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) =
     for (const result of results as Iterable<unknown>) out.emit(result, timestamp);
   };
 
+  /** One record into the accumulator of a window that may not exist yet. */
+  const accumulate = (previous: unknown, record: unknown): unknown => {
+    if ('reduce' in fn) return previous === undefined ? record : fn.reduce(previous, record);
+    if ('aggregate' in fn) return fn.aggregate.add(previous === undefined ? fn.aggregate.create() : previous, record);
+    if (previous === undefined) return [record];
+    // In place: state is only read here, and a snapshot is encoded before the next record.
+    (previous as unknown[]).push(record);
+    return previous;
+  };
+
+  /** Two session windows' accumulators, the earlier window's first. */
+  const merge = (earlier: unknown, later: unknown): unknown => {
+    if ('reduce' in fn) return fn.reduce(earlier, later);
+    if ('aggregate' in fn) return fn.aggregate.merge!(earlier, later);
+    return [...(earlier as unknown[]), ...(later as unknown[])];
+  };
+
+  /** Adds the record to its window; returns the window's start and state, or nothing when it is too late. */
+  const assignFixed = (key: unknown, start: number, record: unknown): [number, WindowState] | undefined => {
+    const end = start + (assigner as { sizeMs: number }).sizeMs;
+    // Past its cleanup: the window is gone, the record is late for it.
+    if (end - 1 + lateness <= watermark) return undefined;
+    const previous = state.get(start);
+    const window: WindowState = { a: accumulate(previous?.a, record), ...(previous?.f ? { f: true as const } : {}) };
+    state.put(start, window);
+    if (previous === undefined) schedule(key, start, end, false);
+    return [start, window];
+  };
+
+  /** A session window of its own, merged with every window of the key it touches (Flink's MergingWindowSet). */
+  const assignSession = (key: unknown, timestamp: number, record: unknown): [number, WindowState] | undefined => {
+    let start = timestamp;
+    let end = timestamp + (assigner as { gapMs: number }).gapMs;
+    if (end - 1 + lateness <= watermark) return undefined;
+    let a = accumulate(undefined, record);
+    let fired = false;
+    for (const [otherStart, other] of state.entries()) {
+      const otherEnd = endOf(otherStart, other);
+      if (otherStart > end || otherEnd < start) continue;
+      a = otherStart <= start ? merge(other.a, a) : merge(a, other.a);
+      start = Math.min(start, otherStart);
+      end = Math.max(end, otherEnd);
+      fired ||= other.f === true;
+      state.remove(otherStart);
+    }
+    // Fired already only if it did not grow past the watermark (then it fires again, on time).
+    const firedAsIs = fired && end - 1 <= watermark;
+    const window: WindowState = { a, e: end, ...(firedAsIs ? { f: true as const } : {}) };
+    state.put(start, window);
+    // The merged windows' timers go stale: each checks that its window still ends where it did.
+    schedule(key, start, end, firedAsIs);
+    return [start, window];
+  };
+
   return {
     process(record, out: Collector, _input, timestamp) {
       if (timestamp === undefined) {
@@ -127,24 +193,15 @@ export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) =
       const key = keyOf(record);
       backend.setCurrentKey(key);
       let late = true;
-      for (const start of windowStarts(assigner, timestamp)) {
-        // Past its cleanup: the window is gone, the record is late for it.
-        if (start + size - 1 + lateness <= watermark) continue;
+      const assigned = merging ? [assignSession(key, timestamp, record)] : windowStarts(assigner, timestamp).map((start) => assignFixed(key, start, record));
+      for (const entry of assigned) {
+        if (entry === undefined) continue;
         late = false;
-        const previous = state.get(start);
-        let a: unknown;
-        if ('reduce' in fn) a = previous === undefined ? record : fn.reduce(previous.a, record);
-        else if ('aggregate' in fn) a = fn.aggregate.add(previous === undefined ? fn.aggregate.create() : previous.a, record);
-        else if (previous === undefined) a = [record];
-        // In place: state is only read here, and a snapshot is encoded before the next record.
-        else (a = previous.a as unknown[]).push(record);
-        const window: WindowState = previous?.f ? { a, f: true } : { a };
-        state.put(start, window);
-        if (previous === undefined) schedule(key, start, false);
+        const [start, window] = entry;
         // Within the lateness of a window that fired already: it fires again with the record.
-        if (start + size - 1 <= watermark) {
+        if (endOf(start, window) - 1 <= watermark) {
           fire(key, start, window, out);
-          state.put(start, { a, f: true });
+          state.put(start, { ...window, f: true });
         }
       }
       if (late && lateTag !== undefined) out.emitTo?.(lateTag, record);
@@ -152,16 +209,17 @@ export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) =
 
     onWatermark(next, out: Collector) {
       watermark = next;
-      for (const { time, key, kind } of timers.due(next)) {
+      for (const { time, key, start, kind } of timers.due(next)) {
         backend.setCurrentKey(key);
-        const start = (kind === 'fire' ? time : time - lateness) - size + 1;
         const window = state.get(start);
         if (window === undefined) continue;
-        if (kind === 'fire' && !window.f) {
+        const last = endOf(start, window) - 1;
+        if (kind === 'fire' && last === time && !window.f) {
           fire(key, start, window, out);
-          if (lateness > 0) state.put(start, { a: window.a, f: true });
+          if (lateness > 0) state.put(start, { ...window, f: true });
+          else state.remove(start);
         }
-        if (kind === 'cleanup' || lateness === 0) state.remove(start);
+        if (kind === 'cleanup' && last + lateness === time) state.remove(start);
       }
     },
 
@@ -170,7 +228,7 @@ export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) =
       timers.clear();
       for (const key of backend.keys('window')) {
         backend.setCurrentKey(key);
-        for (const [start, window] of state.entries()) schedule(key, start, window.f === true);
+        for (const [start, window] of state.entries()) schedule(key, start, endOf(start, window), window.f === true);
       }
     },
   };
