@@ -175,7 +175,35 @@ const PLAIN: Record<QueryName, Work> = {
   q2: (events) => plainLoop(events, (bid) => (bid.auction % 123 === 0 ? { auction: bid.auction, price: bid.price } : undefined)),
   q5: plainHotItems,
   q7: plainHighestBids,
+  q11: plainSessions,
 };
+
+/** q11 in one loop: each bidder's bid times, cut into sessions where 10 s pass without a bid. */
+function plainSessions(events: number): number {
+  const generate = nexmarkEventGenerator();
+  const times = new Map<number, number[]>();
+  for (let i = 0; i < events; i++) {
+    const event = generate(i);
+    if (event.type !== 'bid') continue;
+    const { bidder, dateTime } = event.bid;
+    let list = times.get(bidder);
+    if (!list) times.set(bidder, (list = []));
+    list.push(dateTime);
+  }
+  let results = 0;
+  for (const [bidder, list] of times) {
+    list.sort((a, b) => a - b);
+    let end = Number.NEGATIVE_INFINITY;
+    for (const time of list) {
+      if (time > end) {
+        results++;
+        lastRow = { bidder, starttime: time };
+      }
+      end = time + 10_000;
+    }
+  }
+  return results;
+}
 
 /** q5 in one loop: bids counted per (10 s every 2 s) window and auction, then each window's most bid auctions. */
 function plainHotItems(events: number): number {

@@ -9,7 +9,6 @@
  * fired }. The timers are not state: they are rebuilt from it on restore.
  */
 import { CloudflinkError } from '../../../lib/errors/index.ts';
-import { canonicalKey } from '../../../lib/partition/index.ts';
 import type { KeyedStateBackend, MapState } from '../../../lib/state/index.ts';
 import type { FixedWindowAssigner, WindowAssigner } from '../../../lib/descriptor/types.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
@@ -55,37 +54,51 @@ function positiveModulo(value: number, modulus: number): number {
 }
 
 /**
- * Timers by time, then by key and window: window ends are aligned (for tumbling and sliding
- * windows), so there are few distinct times and each holds many keys. `fire` at the window's
- * last millisecond, `cleanup` at that plus the lateness.
+ * Timers in a binary min-heap by time: `fire` at a window's last millisecond, `cleanup` at that
+ * plus the lateness. A timer whose window changed since (merged, fired, cleaned up) is simply
+ * found stale when it comes due, which is cheaper than finding and removing it.
  */
 class Timers {
-  private readonly byTime = new Map<number, Map<string, Timer>>();
-  private times: number[] = [];
+  private heap: (Timer & { time: number })[] = [];
 
   add(time: number, timer: Timer): void {
-    let timers = this.byTime.get(time);
-    if (!timers) {
-      this.byTime.set(time, (timers = new Map()));
-      const at = this.times.findIndex((t) => t > time);
-      this.times.splice(at < 0 ? this.times.length : at, 0, time);
+    const heap = this.heap;
+    heap.push({ ...timer, time });
+    for (let i = heap.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent]!.time <= heap[i]!.time) break;
+      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+      i = parent;
     }
-    timers.set(`${timer.kind}:${timer.start}:${canonicalKey(timer.key)}`, timer);
   }
 
   /** Takes every timer at or before `watermark`, earliest first. */
   *due(watermark: number): Generator<Timer & { time: number }> {
-    while (this.times.length > 0 && this.times[0]! <= watermark) {
-      const time = this.times.shift()!;
-      const timers = this.byTime.get(time)!;
-      this.byTime.delete(time);
-      for (const timer of timers.values()) yield { ...timer, time };
-    }
+    while (this.heap.length > 0 && this.heap[0]!.time <= watermark) yield this.pop();
   }
 
   clear(): void {
-    this.byTime.clear();
-    this.times = [];
+    this.heap = [];
+  }
+
+  private pop(): Timer & { time: number } {
+    const heap = this.heap;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      for (let i = 0; ;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < heap.length && heap[left]!.time < heap[smallest]!.time) smallest = left;
+        if (right < heap.length && heap[right]!.time < heap[smallest]!.time) smallest = right;
+        if (smallest === i) break;
+        [heap[smallest], heap[i]] = [heap[i]!, heap[smallest]!];
+        i = smallest;
+      }
+    }
+    return top;
   }
 }
 
@@ -108,7 +121,8 @@ export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) =
 
   const schedule = (key: unknown, start: number, end: number, fired: boolean): void => {
     if (!fired) timers.add(end - 1, { key, start, kind: 'fire' });
-    timers.add(end - 1 + lateness, { key, start, kind: 'cleanup' });
+    // Without lateness, firing cleans up; with it, cleanup comes strictly after firing.
+    if (lateness > 0) timers.add(end - 1 + lateness, { key, start, kind: 'cleanup' });
   };
 
   const fire = (key: unknown, start: number, window: WindowState, out: Collector): void => {
@@ -144,7 +158,15 @@ export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) =
   const merge = (earlier: unknown, later: unknown): unknown => {
     if ('reduce' in fn) return fn.reduce(earlier, later);
     if ('aggregate' in fn) return fn.aggregate.merge!(earlier, later);
-    return [...(earlier as unknown[]), ...(later as unknown[])];
+    // In place, into the longer list: a session growing one record at a time stays linear.
+    const first = earlier as unknown[];
+    const second = later as unknown[];
+    if (first.length >= second.length) {
+      for (const record of second) first.push(record);
+      return first;
+    }
+    second.unshift(...first);
+    return second;
   };
 
   /** Adds the record to its window; returns the window's start and state, or nothing when it is too late. */

@@ -2,10 +2,12 @@
  * Nexmark queries written with the DataStream API, as the benchmark defines them
  * (github.com/nexmark/nexmark, nexmark-flink/src/main/resources/queries/qN.sql). Each takes
  * the stream of generator events and returns the query's result stream; the SQL is in the
- * comment. The windowed ones (q5, q7) need the events in event time: `withEventTime`.
- * q3, q4, q8 and q11 need joins and session windows, not built yet.
+ * comment. The windowed ones (q5, q7, q11) need the events in event time: `withEventTime`.
+ * q3, q4 and q8 need joins, not built yet.
  */
-import { SlidingEventTimeWindows, TumblingEventTimeWindows, type DataStream, type SingleOutputStreamOperator } from '../../../lib/api/index.ts';
+import {
+  EventTimeSessionWindows, SlidingEventTimeWindows, TumblingEventTimeWindows, type DataStream, type SingleOutputStreamOperator,
+} from '../../../lib/api/index.ts';
 import type { Bid, NexmarkEvent } from '../../../lib/nexmark/index.ts';
 
 export interface BidRow { auction: number; bidder: number; price: number; dateTime: number; extra: string }
@@ -121,8 +123,29 @@ export function q7(events: DataStream<NexmarkEvent>): DataStream<BidRow> {
     });
 }
 
-export const QUERIES = { q0, q1, q2, q5, q7 } as const;
+export interface UserSession { bidder: number; bidCount: number; starttime: number; endtime: number }
+
+/**
+ * q11, user sessions: each bidder's bids per session, a session closing 10 s after its last
+ * bid (session windows merge those that touch, as Flink's do).
+ *
+ *   SELECT B.bidder, count(*) as bid_count,
+ *          SESSION_START(B.dateTime, INTERVAL '10' SECOND) as starttime,
+ *          SESSION_END(B.dateTime, INTERVAL '10' SECOND) as endtime
+ *   FROM bid B
+ *   GROUP BY B.bidder, SESSION(B.dateTime, INTERVAL '10' SECOND);
+ */
+export function q11(events: DataStream<NexmarkEvent>): DataStream<UserSession> {
+  return bids(events)
+    .keyBy('bidder')
+    .window(EventTimeSessionWindows.withGap(10_000))
+    .process(function session(inSession: BidRow[], ctx: { key: number; window: { start: number; end: number } }) {
+      return [{ bidder: ctx.key, bidCount: inSession.length, starttime: ctx.window.start, endtime: ctx.window.end }];
+    });
+}
+
+export const QUERIES = { q0, q1, q2, q5, q7, q11 } as const;
 
 /** The queries that need the events in event time (see withEventTime). */
-export const WINDOWED: readonly QueryName[] = ['q5', 'q7'];
+export const WINDOWED: readonly QueryName[] = ['q5', 'q7', 'q11'];
 export type QueryName = keyof typeof QUERIES;
