@@ -88,7 +88,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     this.address = subjects.task(task.jobId, task.vertex.id, task.subtask);
     this.collector = {
       emit: (record, timestamp) => this.output.emit(record, timestamp ?? this.timestamp),
-      emitTo: (tag, record) => this.output.emitTo(tag, record, this.timestamp),
+      emitTo: (tag, record, timestamp) => this.output.emitTo(tag, record, timestamp ?? this.timestamp),
     };
   }
 
@@ -121,7 +121,16 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
         range: keyGroupRangeFor(task.subtask, task.vertex.parallelism, task.maxParallelism),
       });
     }
-    this.logic = await createOperatorLogic(task, this.keyed);
+    this.logic = await createOperatorLogic(task, this.keyed, {
+      now: () => system.clock.now(),
+      at: (time, callback) => {
+        system.clock.setTimeout(() => {
+          if (this.phase !== 'running') return;
+          this.timestamp = undefined;
+          this.guarded(() => callback(this.collector));
+        }, Math.max(0, time - system.clock.now()));
+      },
+    });
     const strategy = task.vertex.watermarks;
     if (strategy && this.isSource) {
       const now = system.clock.now();

@@ -19,6 +19,19 @@ export interface ProcessContext<K> {
    * is a string: functions travel as source text, so an OutputTag object could not go with them.
    */
   output(tag: string, value: unknown): void;
+  /** The record's event time (or, in onTimer, the timer's); undefined without event time. */
+  timestamp: number | undefined;
+  /** Timers for this key: `onTimer` is called when one comes due (event time: when the watermark passes it). */
+  timerService: {
+    currentWatermark(): number;
+    currentProcessingTime(): number;
+    registerEventTimeTimer(time: number): void;
+    registerProcessingTimeTimer(time: number): void;
+    deleteEventTimeTimer(time: number): void;
+    deleteProcessingTimeTimer(time: number): void;
+  };
+  /** In onTimer: which clock the timer was set on. */
+  timeDomain?: 'event' | 'processing';
 }
 
 export class KeyedStream<T, K = unknown> {
@@ -68,9 +81,14 @@ export class KeyedStream<T, K = unknown> {
    * state (`ctx.state.value(name)`, `.list`, `.map`, `.reducing`), which is checkpointed and
    * moves with the key on a rescale; it returns the records to emit (an iterable), or nothing.
    */
-  process<R>(fn: ((value: T, ctx: ProcessContext<K>) => Iterable<R> | void) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<R> {
+  process<R>(
+    fn: ((value: T, ctx: ProcessContext<K>) => Iterable<R> | void) | FunctionRef,
+    options: OperatorOptions & { onTimer?: ((timestamp: number, ctx: ProcessContext<K>) => Iterable<R> | void) | FunctionRef } = {},
+  ): SingleOutputStreamOperator<R> {
     const captured = captureFunction(fn, 'process()');
-    return this.input.transform<R>({ operator: 'process', fn: captured.fn }, captured.name ?? 'process', options, { partition: 'hash', key: this.key });
+    const { onTimer, ...operatorOptions } = options;
+    const timer = onTimer === undefined ? {} : { onTimer: captureFunction(onTimer, 'process() onTimer').fn };
+    return this.input.transform<R>({ operator: 'process', fn: captured.fn, ...timer }, captured.name ?? 'process', operatorOptions, { partition: 'hash', key: this.key });
   }
 
   private keyed(spec: Parameters<DataStream<T>['transform']>[0], name: string, options?: OperatorOptions): SingleOutputStreamOperator<T> {

@@ -111,7 +111,12 @@ export interface SinkDiscard { operator: 'sink.discard' }
  * Keyed: `fn(value, ctx)` with `ctx.key` and `ctx.state` (value, list, map and reducing state of
  * the current key, checkpointed); returns an iterable of output records, or nothing.
  */
-export interface ProcessVertex { operator: 'process'; fn: UserFunction }
+export interface ProcessVertex {
+  operator: 'process';
+  fn: UserFunction;
+  /** `(timestamp, ctx) => iterable`, called when a timer set with `ctx.timerService` comes due. */
+  onTimer?: UserFunction;
+}
 /** Exactly-once files (two-phase commit): `part-…` files in the directory `path`, committed when a checkpoint completes. */
 export interface SinkFile { operator: 'sink.file'; path: string }
 

@@ -396,7 +396,7 @@ function functionIssues(d: Record<string, unknown>): DescriptorIssue[] {
   if (Array.isArray(d.vertices)) {
     d.vertices.forEach((v, i) => {
       if (!isRecord(v)) return;
-      for (const field of ['fn', 'fn1', 'fn2', 'reduce', 'process'] as const) sources.push({ path: `/vertices/${i}/${field}`, source: v[field] });
+      for (const field of ['fn', 'fn1', 'fn2', 'reduce', 'process', 'onTimer'] as const) sources.push({ path: `/vertices/${i}/${field}`, source: v[field] });
       if (isRecord(v.aggregate)) {
         for (const part of ['create', 'add', 'result', 'merge'] as const) sources.push({ path: `/vertices/${i}/aggregate/${part}`, source: v.aggregate[part] });
       }

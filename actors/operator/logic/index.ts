@@ -4,10 +4,11 @@ import { splitsFor, type KeyedStateBackend } from '../../../lib/state/index.ts';
 import { exactlyOnceFileSink } from './file-sink.ts';
 import type { TaskDeployment } from '../protocol.ts';
 import { elementsSource, generatorSource, nexmarkSource, textFileSource } from './sources.ts';
-import { coMapLogic, coProcessLogic, extremumLogic, filterLogic, flatMapLogic, mapLogic, processLogic, reduceLogic, sumLogic, unionLogic } from './transforms.ts';
+import { coMapLogic, coProcessLogic, extremumLogic, filterLogic, flatMapLogic, mapLogic, reduceLogic, sumLogic, unionLogic } from './transforms.ts';
 import { collectSink, discardSink, printSink, textFileSink } from './sinks.ts';
 import type { OperatorLogic, UserFn } from './types.ts';
 import { windowLogic } from './windows.ts';
+import { keyedProcessLogic, type ProcessingTime } from './keyed-process.ts';
 
 export type { Collector, OperatorLogic, UserFn } from './types.ts';
 
@@ -23,7 +24,8 @@ async function instantiate(fn: UserFunction, params: Record<string, unknown>, wh
   return (await instantiateUserFunction(fn, params, where)) as UserFn;
 }
 
-export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedStateBackend): Promise<OperatorLogic> {
+/** `clock`: processing time, for process functions' timers. */
+export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedStateBackend, clock?: ProcessingTime): Promise<OperatorLogic> {
   const { vertex, subtask } = task;
   const p = vertex.parallelism;
   const where = `vertex '${vertex.id}'`;
@@ -74,7 +76,11 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
         [await keyedInput(1), await keyedInput(2)], keyed!);
     case 'coMap': case 'coFlatMap':
       return coMapLogic(await instantiate(vertex.fn1, vertex.params, `${where} fn1`), await instantiate(vertex.fn2, vertex.params, `${where} fn2`), vertex.operator === 'coFlatMap');
-    case 'process': return processLogic(await instantiate(vertex.fn, vertex.params, where), await keyedInput(), keyed!);
+    case 'process': {
+      const onTimer = vertex.onTimer === undefined ? undefined : await instantiate(vertex.onTimer, vertex.params, `${where} onTimer`);
+      if (!clock) throw new Error(`process '${vertex.id}' needs the instance's clock for its timers`);
+      return keyedProcessLogic(await instantiate(vertex.fn, vertex.params, where), onTimer, await keyedInput(), keyed!, clock);
+    }
     case 'sink.print': return printSink(vertex.prefix, subtask, p);
     case 'sink.textFile': return textFileSink(vertex.path, subtask, p);
     case 'sink.collect': return collectSink(task.collectLimit, vertex.name);

@@ -23,7 +23,7 @@ function emitAll(results: unknown, out: Collector, what: string): void {
   for (const item of results as Iterable<unknown>) out.emit(item);
 }
 
-/** What a keyed process function gets besides the record: its key, the state of that key, and its side outputs. */
+/** What a keyed co-process function gets besides the record: its key, the state of that key, and its side outputs. */
 export interface ProcessContext {
   key: unknown;
   state: KeyedStateStore;
@@ -38,17 +38,6 @@ function contextFor(key: unknown, state: KeyedStateBackend, out: Collector): Pro
 function sideOutput(out: Collector, tag: string, value: unknown): void {
   if (typeof tag !== 'string' || tag === '') throw new CloudflinkError('UDF_FAILED', `ctx.output(tag, value) needs a non-empty string tag, got ${describe(tag)}`);
   out.emitTo?.(tag, value);
-}
-
-/** Keyed process function: any output (an iterable, or nothing) and any keyed state, per record. */
-export function processLogic(fn: UserFn, keyOf: (record: unknown) => unknown, state: KeyedStateBackend): OperatorLogic {
-  return {
-    process(record, out: Collector) {
-      const key = keyOf(record);
-      state.setCurrentKey(key);
-      emitAll(fn(record, contextFor(key, state, out)), out, 'a process function');
-    },
-  };
 }
 
 /** Keyed rolling reduce: emits the running result of the record's key after each record; the result is keyed state. */

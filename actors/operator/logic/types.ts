@@ -2,7 +2,7 @@ export interface Collector {
   /** `timestamp`: the record's event time; by default the one of the record being processed. */
   emit(record: unknown, timestamp?: number): void;
   /** To the side output `tag` (the edges that carry it), not the main output. */
-  emitTo?(tag: string, record: unknown): void;
+  emitTo?(tag: string, record: unknown, timestamp?: number): void;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { KeyedStateBackend, MapState } from '../../../lib/state/index.ts';
 import type { FixedWindowAssigner, WindowAssigner } from '../../../lib/descriptor/types.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
 import { describe } from './transforms.ts';
+import { TimerHeap } from './timer-heap.ts';
 
 export interface TimeWindow {
   start: number;
@@ -53,55 +54,6 @@ function positiveModulo(value: number, modulus: number): number {
   return ((value % modulus) + modulus) % modulus;
 }
 
-/**
- * Timers in a binary min-heap by time: `fire` at a window's last millisecond, `cleanup` at that
- * plus the lateness. A timer whose window changed since (merged, fired, cleaned up) is simply
- * found stale when it comes due, which is cheaper than finding and removing it.
- */
-class Timers {
-  private heap: (Timer & { time: number })[] = [];
-
-  add(time: number, timer: Timer): void {
-    const heap = this.heap;
-    heap.push({ ...timer, time });
-    for (let i = heap.length - 1; i > 0;) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]!.time <= heap[i]!.time) break;
-      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
-      i = parent;
-    }
-  }
-
-  /** Takes every timer at or before `watermark`, earliest first. */
-  *due(watermark: number): Generator<Timer & { time: number }> {
-    while (this.heap.length > 0 && this.heap[0]!.time <= watermark) yield this.pop();
-  }
-
-  clear(): void {
-    this.heap = [];
-  }
-
-  private pop(): Timer & { time: number } {
-    const heap = this.heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      for (let i = 0; ;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let smallest = i;
-        if (left < heap.length && heap[left]!.time < heap[smallest]!.time) smallest = left;
-        if (right < heap.length && heap[right]!.time < heap[smallest]!.time) smallest = right;
-        if (smallest === i) break;
-        [heap[smallest], heap[i]] = [heap[i]!, heap[smallest]!];
-        i = smallest;
-      }
-    }
-    return top;
-  }
-}
-
 interface Timer {
   key: unknown;
   start: number;
@@ -111,7 +63,7 @@ interface Timer {
 export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) => unknown, backend: KeyedStateBackend, vertexName: string): OperatorLogic {
   const { assigner, fn, allowedLatenessMs: lateness, lateTag } = settings;
   const state: MapState<number, WindowState> = backend.store.map<number, WindowState>('window');
-  const timers = new Timers();
+  const timers = new TimerHeap<Timer & { time: number }>();
   let watermark = Number.NEGATIVE_INFINITY;
   const merging = assigner.type === 'session';
   if (merging && 'aggregate' in fn && !fn.aggregate.merge) {
@@ -120,9 +72,9 @@ export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) =
   const endOf = (start: number, window: WindowState): number => window.e ?? start + (assigner as { sizeMs: number }).sizeMs;
 
   const schedule = (key: unknown, start: number, end: number, fired: boolean): void => {
-    if (!fired) timers.add(end - 1, { key, start, kind: 'fire' });
+    if (!fired) timers.add({ key, start, kind: 'fire', time: end - 1 });
     // Without lateness, firing cleans up; with it, cleanup comes strictly after firing.
-    if (lateness > 0) timers.add(end - 1 + lateness, { key, start, kind: 'cleanup' });
+    if (lateness > 0) timers.add({ key, start, kind: 'cleanup', time: end - 1 + lateness });
   };
 
   const fire = (key: unknown, start: number, window: WindowState, out: Collector): void => {
@@ -136,7 +88,8 @@ export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) =
       out.emit(fn.aggregate.result(window.a), timestamp);
       return;
     }
-    const results = fn.process(window.a, { key, window: bounds });
+    // A copy: the list keeps growing with late records, and what was emitted must not change.
+    const results = fn.process([...(window.a as unknown[])], { key, window: bounds });
     if (results === undefined || results === null) return;
     if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
       throw new CloudflinkError('UDF_FAILED', `the process function of window '${vertexName}' must return an array or another iterable, not ${describe(results)}`);
@@ -220,13 +173,19 @@ export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) =
         if (entry === undefined) continue;
         late = false;
         const [start, window] = entry;
-        // Within the lateness of a window that fired already: it fires again with the record.
-        if (endOf(start, window) - 1 <= watermark) {
+        const last = endOf(start, window) - 1;
+        if (last <= watermark) {
+          // Within the lateness of a window that fired already: it fires again with the record.
           fire(key, start, window, out);
           state.put(start, { ...window, f: true });
+        } else if (window.f) {
+          // Fired before, but the watermark is behind its end again (after a restore): it fires once the watermark passes.
+          state.put(start, { a: window.a, ...(window.e === undefined ? {} : { e: window.e }) });
+          timers.add({ key, start, kind: 'fire', time: last });
         }
       }
-      if (late && lateTag !== undefined) out.emitTo?.(lateTag, record);
+      // A record in no window at all (a gap between sliding windows) is late only if it is, as in Flink.
+      if (late && lateTag !== undefined && timestamp + lateness <= watermark) out.emitTo?.(lateTag, record);
     },
 
     onWatermark(next, out: Collector) {
