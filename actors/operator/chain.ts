@@ -12,7 +12,8 @@ export interface ChainedInput {
   idle(): void;
   /** The upstream has snapshotted; this instance snapshots now, in the same pass. */
   barrier(checkpointId: number): void;
-  end(): void;
+  /** `stopped`: the end of a stop with a savepoint, which must not fire what the final watermark would. */
+  end(stopped: boolean): void;
   /** This instance (or one further down its chain) cannot take records now: the upstream stops emitting. */
   readonly blocked: boolean;
   /** Called when this instance stops being blocked, so the upstream resumes. */

@@ -80,6 +80,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   /** A source with event time: its watermark generator, ticking on a timer while it runs. */
   private generator?: { of: (record: unknown) => unknown; watermarks: WatermarkGenerator; timer?: TimerHandle; intervalMs: number; now: number };
   private busyMs = 0;
+  /** The input ends for a stop with a savepoint: the job resumes later, so event time is not drained. */
+  private stopping = false;
   /** Set when this instance is chained to its upstream: whom to wake when it can take records again. */
   private wakeUpstream?: () => void;
 
@@ -222,8 +224,9 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
         }
         this.checkpoint(msg.checkpointId, 0);
         if (msg.stop) {
-          // Stop-with-savepoint: nothing after the barrier, then end of input.
+          // Stop-with-savepoint: nothing after the barrier, then end of input, without the final watermark.
           this.exhausted = true;
+          this.stopping = true;
           this.schedulePump();
         }
         return;
@@ -294,7 +297,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       barrier(checkpointId) {
         if (live()) self.checkpoint(checkpointId, 0);
       },
-      end() {
+      end(stopped) {
+        self.stopping ||= stopped;
         if (live()) self.endOfInput();
       },
       get blocked() {
@@ -438,6 +442,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     if (frame.w !== undefined) advanced = this.watermarks.watermark(channel, frame.w) ?? advanced;
     if (frame.i) advanced = this.watermarks.idle(channel) ?? advanced;
     if (frame.e) advanced = this.watermarks.ended(channel) ?? advanced;
+    if (frame.x) this.stopping = true;
     if (advanced !== undefined) this.advanceWatermark(advanced);
     if (frame.i && this.watermarks.allIdle) this.output.idle();
   }
@@ -459,11 +464,12 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   }
 
   private endOfInput(): void {
-    // End of input completes every event-time window and timer, as Flink's final watermark does.
+    // End of input completes every event-time window and timer, as Flink's final watermark
+    // does; a stop with a savepoint does not (as Flink's stop without --drain): they resume.
     this.timestamp = undefined;
-    this.logic.onWatermark?.(Number.POSITIVE_INFINITY, this.collector);
+    if (!this.stopping) this.logic.onWatermark?.(Number.POSITIVE_INFINITY, this.collector);
     this.logic.finish?.(this.collector);
-    this.output.end();
+    this.output.end(this.stopping);
     this.phase = 'finishing';
     if (this.output.drained) this.done();
   }

@@ -178,10 +178,10 @@ export class OutputGate {
   }
 
   /** Flushes, then sends end of input on every channel. */
-  end(): void {
+  end(stopped = false): void {
     this.cancelFlushTimer();
-    for (const edge of this.edges) for (const channel of edge.channels) this.sendBuffer(channel, { e: true });
-    for (const edge of this.chainedEdges) this.chained(edge).end();
+    for (const edge of this.edges) for (const channel of edge.channels) this.sendBuffer(channel, stopped ? { e: true, x: true } : { e: true });
+    for (const edge of this.chainedEdges) this.chained(edge).end(stopped);
   }
 
   /** Flushes, then sends the watermark on every channel, after every record emitted so far. */
@@ -309,7 +309,7 @@ function recordsPerFrame(records: number, encoded: Uint8Array[], network: Networ
 }
 
 /** The in-band marks a frame can carry after its records. */
-type Marks = Pick<Frame, 'b' | 'e' | 'w' | 'i'>;
+type Marks = Pick<Frame, 'b' | 'e' | 'w' | 'i' | 'x'>;
 
 /**
  * One frame, or several when the records would not fit in one NATS message; the marks go on
@@ -328,13 +328,13 @@ function encodeFrames(frame: Frame, channel: { sequence: number }): Uint8Array[]
       `a record of ${bytes.length} bytes is larger than a data frame may be (${MAX_FRAME_BYTES} bytes, below NATS's max_payload); split it into smaller records`);
   }
   const half = records.length >> 1;
-  const { b, e, w, i, t, ...plain } = frame;
+  const { b, e, w, i, x, t, ...plain } = frame;
   const times = (from: number, to?: number): Pick<Frame, 't'> => (t ? { t: t.slice(from, to) } : {});
   return [
     ...encodeFrames({ ...plain, r: records.slice(0, half), ...times(0, half) }, channel),
     ...encodeFrames({
       ...plain, r: records.slice(half), ...times(half),
-      ...(b === undefined ? {} : { b }), ...(w === undefined ? {} : { w }), ...(i ? { i } : {}), ...(e ? { e } : {}),
+      ...(b === undefined ? {} : { b }), ...(w === undefined ? {} : { w }), ...(i ? { i } : {}), ...(e ? { e } : {}), ...(x ? { x } : {}),
     }, channel),
   ];
 }

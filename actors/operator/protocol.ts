@@ -89,4 +89,6 @@ export interface Frame {
   i?: true;
   /** End of input on this channel. */
   e?: true;
+  /** The end is a stop with a savepoint: event time is not drained (no final watermark), the job resumes later. */
+  x?: true;
 }

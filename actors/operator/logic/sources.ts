@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CloudflinkError } from '../../../lib/errors/index.ts';
 import { nexmarkEventGenerator, type NexmarkConfig } from '../../../lib/nexmark/index.ts';
 import { restoreSplits, type SplitPositions } from '../../../lib/state/index.ts';
+import { TimerHeap } from './timer-heap.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
 
 /**
@@ -16,42 +17,40 @@ export interface SplitSource {
 }
 
 /**
- * Split s of a sequence holds the positions s, s + S, s + 2S, … A subtask takes one position
- * from each of its splits in turn, so it emits its share of the sequence in ascending order
- * (its splits are a contiguous range): event-time sources stay nearly in order.
+ * Split s of a sequence holds the positions s, s + S, s + 2S, … A subtask always takes the
+ * lowest next position among its splits, so it emits its share of the sequence in ascending
+ * order, also after a restore at another parallelism brought it splits that had progressed
+ * unevenly: event-time sources stay in order (as per-split watermarks would keep them).
  */
 function sequenceSource(length: number, at: (index: number) => unknown, { splits, splitCount }: SplitSource, ratePerSecond?: number): OperatorLogic {
   let positions: SplitPositions = Object.fromEntries(splits.map((s) => [s, s]));
-  let active = [...splits];
-  let cursor = 0;
+  // The splits not yet done, by their next position (`time` in the heap's terms).
+  const next = new TimerHeap<{ time: number; split: number }>();
+  const start = (): void => {
+    next.clear();
+    for (const split of splits) if (positions[split]! < length) next.add({ time: positions[split]!, split });
+  };
+  start();
   const pace = ratePerSecond === undefined ? undefined : new Pace(ratePerSecond);
   return {
     produce(out: Collector, limit: number): boolean | number {
       const max = pace ? pace.allowance(limit) : limit;
       if (pace && max === 0) return pace.waitMs;
       let emitted = 0;
-      while (emitted < max && active.length > 0) {
-        if (cursor >= active.length) cursor = 0;
-        const split = active[cursor]!;
-        const position = positions[split]!;
-        if (position >= length) {
-          active.splice(cursor, 1);
-          continue;
-        }
+      while (emitted < max && next.size > 0) {
+        const { time: position, split } = next.take()!;
         positions[split] = position + splitCount;
-        cursor++;
+        if (position + splitCount < length) next.add({ time: position + splitCount, split });
         out.emit(at(position));
         emitted++;
       }
       pace?.spent(emitted);
-      return active.length === 0;
+      return next.size === 0;
     },
     snapshotState: () => ({ ...positions }),
     restoreState(states: unknown[]) {
       positions = { ...Object.fromEntries(splits.map((s) => [s, s])), ...restoreSplits(states as SplitPositions[], splits) };
-      // Resume with the split furthest behind, so the restored order is the one before the checkpoint.
-      active = [...splits].sort((a, b) => positions[a]! - positions[b]!);
-      cursor = 0;
+      start();
     },
   };
 }

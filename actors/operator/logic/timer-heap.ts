@@ -35,6 +35,11 @@ export class TimerHeap<T extends { time: number }> {
     this.heap = [];
   }
 
+  /** Takes the earliest, or undefined when there is none. */
+  take(): T | undefined {
+    return this.heap.length === 0 ? undefined : this.pop();
+  }
+
   private pop(): T {
     const heap = this.heap;
     const top = heap[0]!;

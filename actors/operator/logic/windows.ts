@@ -138,15 +138,19 @@ export function windowLogic(settings: WindowSettings, keyOf: (record: unknown) =
   const assignSession = (key: unknown, timestamp: number, record: unknown): [number, WindowState] | undefined => {
     let start = timestamp;
     let end = timestamp + (assigner as { gapMs: number }).gapMs;
+    // Merged first, then judged: a late record inside a session still open joins it (as Flink's MergingWindowSet).
+    const touching = state.entries().filter(([otherStart, other]) => otherStart <= end && endOf(otherStart, other) >= start);
+    for (const [otherStart, other] of touching) {
+      start = Math.min(start, otherStart);
+      end = Math.max(end, endOf(otherStart, other));
+    }
     if (end - 1 + lateness <= watermark) return undefined;
     let a = accumulate(undefined, record);
     let fired = false;
-    for (const [otherStart, other] of state.entries()) {
-      const otherEnd = endOf(otherStart, other);
-      if (otherStart > end || otherEnd < start) continue;
+    start = timestamp;
+    for (const [otherStart, other] of touching) {
       a = otherStart <= start ? merge(other.a, a) : merge(a, other.a);
       start = Math.min(start, otherStart);
-      end = Math.max(end, otherEnd);
       fired ||= other.f === true;
       state.remove(otherStart);
     }
