@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { encode } from '../../../lib/codec/index.ts';
 import { CloudflinkError } from '../../../lib/errors/index.ts';
 import type { OperatorLogic } from './types.ts';
 
@@ -58,13 +59,27 @@ export function textFileSink(path: string, subtask: number, parallelism: number)
   };
 }
 
-export function collectSink(limit: number, vertexName: string): OperatorLogic {
+/**
+ * What one job's collected records may weigh, all collect sinks and subtasks together: the
+ * result travels back in one NATS message (1 MB by default), with room to spare for the rest.
+ */
+export const COLLECT_MAX_BYTES = 768 * 1024;
+
+/** `maxBytes`: this subtask's share of COLLECT_MAX_BYTES. */
+export function collectSink(limit: number, vertexName: string, maxBytes = COLLECT_MAX_BYTES): OperatorLogic {
   const records: unknown[] = [];
+  let bytes = 0;
   return {
     process(record) {
       if (records.length >= limit) {
         throw new CloudflinkError('UDF_FAILED',
           `'${vertexName}' collected more than ${limit} records, the limit (jobManager.collectLimit); write large results to a file instead`);
+      }
+      bytes += encode(record).length;
+      if (bytes > maxBytes) {
+        throw new CloudflinkError('UDF_FAILED',
+          `'${vertexName}' collected more than ${Math.floor(maxBytes / 1024)} KB in this subtask, its share of what a job's result can carry ` +
+          `back in one NATS message (${COLLECT_MAX_BYTES / 1024} KB); write large results to a file instead`);
       }
       records.push(record);
     },

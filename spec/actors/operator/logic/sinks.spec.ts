@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudflinkError } from '../../../../lib/errors/index.ts';
-import { collectSink, textFileSink } from '../../../../actors/operator/logic/sinks.ts';
+import { COLLECT_MAX_BYTES, collectSink, textFileSink } from '../../../../actors/operator/logic/sinks.ts';
 import type { OperatorLogic } from '../../../../actors/operator/logic/types.ts';
 
 const noOutput = { emit: (): void => { throw new Error('a sink emits nothing'); } };
@@ -106,6 +106,26 @@ describe('sinks', () => {
 
     it('with a limit of 0 refuses the first record', () => {
       expect(() => collectSink(0, 'none').process!('x', noOutput)).to.throw(CloudflinkError, /collected more than 0 records/);
+    });
+
+    it('refuses, clearly, records past its share of what one NATS message can carry back (rather than hang the job)', () => {
+      const record = 'x'.repeat(1000);
+      const sink = collectSink(1_000_000, 'big', 10 * 1024);
+      let taken = 0;
+      let caught: unknown;
+      try {
+        for (; taken < 100; taken++) sink.process!(record, noOutput);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).to.be.instanceOf(CloudflinkError);
+      expect((caught as Error).message).to.include("'big' collected more than 10 KB").and.to.include('write large results to a file');
+      expect(taken, 'about 10 KB of 1 KB records were taken').to.be.within(9, 10);
+      expect(sink.collected!()).to.have.length(taken);
+    });
+
+    it('shares the job budget: COLLECT_MAX_BYTES stays well under NATS\'s 1 MB message', () => {
+      expect(COLLECT_MAX_BYTES).to.be.below(1024 * 1024);
     });
   });
 });
