@@ -8,7 +8,6 @@ import type { ChannelSpec, NetworkSettings, TaskDeployment } from '../operator/p
 export function buildDeployments(run: JobRun, slots: SlotRef[], network: NetworkSettings, collectLimit: number): (TaskDeployment & { tmId: string })[] {
   const { jobId, job } = run;
   const parallelismOf = new Map(job.vertices.map((v) => [v.id, v.parallelism]));
-  const collectingSubtasks = job.vertices.filter((v) => v.operator === 'sink.collect').reduce((n, v) => n + v.parallelism, 0);
   return job.vertices.flatMap((vertex) => {
     const inputs: ChannelSpec[] = [];
     const outputs: ChannelSpec[] = [];
@@ -39,7 +38,6 @@ export function buildDeployments(run: JobRun, slots: SlotRef[], network: Network
       outputs,
       network,
       collectLimit,
-      collectingSubtasks,
     }));
   });
 }

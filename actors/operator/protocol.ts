@@ -52,8 +52,6 @@ export interface TaskDeployment {
   outputs: ChannelSpec[];
   network: NetworkSettings;
   collectLimit: number;
-  /** How many collect-sink subtasks the job has: they share what its result can carry. */
-  collectingSubtasks?: number;
 }
 
 /** Messages an operator instance accepts on `<p>.task.<jobId>.<vertexId>.<subtask>`. */

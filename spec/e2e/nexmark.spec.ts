@@ -20,7 +20,7 @@ const lines = (rows: readonly unknown[]): string[] => rows.map(canonical).sort()
 
 /**
  * The runs: q0 and q1 emit every bid (46 in 50 events, ~150 bytes each) and stay at 5 000 events,
- * under the 768 KB a job's collected result may weigh (it travels back in one NATS message).
+ * their collected rows well under what a job's result can carry back in one NATS message.
  * The windowed ones get 1 000 events per second of event time, so 60 000 events span 60 s: six q7
  * windows, thirty q5 hops, many q11 sessions.
  */

@@ -5,7 +5,7 @@ import { exactlyOnceFileSink } from './file-sink.ts';
 import type { TaskDeployment } from '../protocol.ts';
 import { elementsSource, generatorSource, nexmarkSource, textFileSource } from './sources.ts';
 import { coMapLogic, coProcessLogic, extremumLogic, filterLogic, flatMapLogic, mapLogic, reduceLogic, sumLogic, unionLogic } from './transforms.ts';
-import { COLLECT_MAX_BYTES, collectSink, discardSink, printSink, textFileSink } from './sinks.ts';
+import { collectSink, discardSink, printSink, textFileSink } from './sinks.ts';
 import type { OperatorLogic, UserFn } from './types.ts';
 import { windowLogic } from './windows.ts';
 import { keyedProcessLogic, type ProcessingTime } from './keyed-process.ts';
@@ -22,11 +22,6 @@ export async function keySelector(key: KeySelector, params: Record<string, unkno
 
 async function instantiate(fn: UserFunction, params: Record<string, unknown>, where: string): Promise<UserFn> {
   return (await instantiateUserFunction(fn, params, where)) as UserFn;
-}
-
-/** A collect sink subtask's share of what the job's result can carry: split over every collecting subtask of the job. */
-function collectShare(task: TaskDeployment): number {
-  return Math.floor(COLLECT_MAX_BYTES / Math.max(1, task.collectingSubtasks ?? task.vertex.parallelism));
 }
 
 /** `clock`: processing time, for process functions' timers. */
@@ -88,7 +83,7 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
     }
     case 'sink.print': return printSink(vertex.prefix, subtask, p);
     case 'sink.textFile': return textFileSink(vertex.path, subtask, p);
-    case 'sink.collect': return collectSink(task.collectLimit, vertex.name, collectShare(task));
+    case 'sink.collect': return collectSink(task.collectLimit, vertex.name);
     case 'sink.discard': return discardSink();
     case 'sink.file': return exactlyOnceFileSink(vertex.path, { subtask, parallelism: p, jobId: task.jobId, attempt: task.attempt, restoredJobId: task.restore?.jobId });
     default: {

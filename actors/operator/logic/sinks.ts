@@ -60,12 +60,11 @@ export function textFileSink(path: string, subtask: number, parallelism: number)
 }
 
 /**
- * What one job's collected records may weigh, all collect sinks and subtasks together: the
- * result travels back in one NATS message (1 MB by default), with room to spare for the rest.
+ * What one collect subtask's records may weigh: they travel to the Job Manager in one NATS
+ * message (1 MB by default), with room to spare for the rest of it.
  */
-export const COLLECT_MAX_BYTES = 768 * 1024;
+export const COLLECT_MAX_BYTES = 960 * 1024;
 
-/** `maxBytes`: this subtask's share of COLLECT_MAX_BYTES. */
 export function collectSink(limit: number, vertexName: string, maxBytes = COLLECT_MAX_BYTES): OperatorLogic {
   const records: unknown[] = [];
   let bytes = 0;
@@ -78,8 +77,8 @@ export function collectSink(limit: number, vertexName: string, maxBytes = COLLEC
       bytes += encode(record).length;
       if (bytes > maxBytes) {
         throw new CloudflinkError('UDF_FAILED',
-          `'${vertexName}' collected more than ${Math.floor(maxBytes / 1024)} KB in this subtask, its share of what a job's result can carry ` +
-          `back in one NATS message (${COLLECT_MAX_BYTES / 1024} KB); write large results to a file instead`);
+          `'${vertexName}' collected more than ${Math.floor(maxBytes / 1024)} KB in this subtask, what its records can carry ` +
+          'back in one NATS message; write large results to a file instead');
       }
       records.push(record);
     },

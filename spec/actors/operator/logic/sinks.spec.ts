@@ -124,7 +124,7 @@ describe('sinks', () => {
       expect(sink.collected!()).to.have.length(taken);
     });
 
-    it('shares the job budget: COLLECT_MAX_BYTES stays well under NATS\'s 1 MB message', () => {
+    it('keeps a subtask\'s records under NATS\'s 1 MB message: COLLECT_MAX_BYTES', () => {
       expect(COLLECT_MAX_BYTES).to.be.below(1024 * 1024);
     });
   });
