@@ -5,8 +5,8 @@ import { JobHandle, StreamExecutionEnvironment } from '../../lib/api/index.ts';
 import { ClusterClient } from '../../lib/client/index.ts';
 import type { JobResult } from '../../lib/client/types.ts';
 import type { LocalCluster } from '../../lib/cluster/local.ts';
-import { e2eConfig, startProcessCluster } from '../helpers/cluster.ts';
-import { startNats, type TestNats } from '../helpers/nats.ts';
+import { useProcessCluster } from '../helpers/cluster.ts';
+import type { TestNats } from '../helpers/nats.ts';
 import { prng } from '../helpers/random.ts';
 
 type Value = number | bigint | string;
@@ -142,18 +142,7 @@ describe('rolling min, max, minBy and maxBy over a union, on a cluster of real p
   let nats: TestNats;
   let cluster: LocalCluster;
   let client: ClusterClient;
-
-  before(async () => {
-    nats = await startNats();
-    cluster = await startProcessCluster(nats.url, 'aggregations', 2, 2);
-    client = await ClusterClient.connect(e2eConfig(nats.url, 'aggregations'));
-  });
-
-  after(async () => {
-    await client?.close();
-    await cluster?.stop();
-    await nats?.stop();
-  });
+  useProcessCluster('aggregations', 2, 2, (started) => ({ nats, cluster, client } = started));
 
   it('(the check) explains the plain loop over any arrival order, and nothing that was tampered with', () => {
     const random = prng(11);

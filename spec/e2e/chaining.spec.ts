@@ -5,8 +5,8 @@ import type { JobResult, VertexMetrics } from '../../lib/client/types.ts';
 import type { LocalCluster } from '../../lib/cluster/local.ts';
 import { isChained } from '../../lib/descriptor/graph.ts';
 import { validateDescriptor, type ResolvedJob } from '../../lib/descriptor/index.ts';
-import { e2eConfig, startProcessCluster } from '../helpers/cluster.ts';
-import { range, startNats, type TestNats } from '../helpers/nats.ts';
+import { useProcessCluster } from '../helpers/cluster.ts';
+import { range, type TestNats } from '../helpers/nats.ts';
 import { prng } from '../helpers/random.ts';
 
 interface Input { id: number; word: string; n: number }
@@ -64,18 +64,7 @@ describe('operator chaining on a cluster of real processes', function () {
   let nats: TestNats;
   let cluster: LocalCluster;
   let client: ClusterClient;
-
-  before(async () => {
-    nats = await startNats();
-    cluster = await startProcessCluster(nats.url, 'chaining', 2, 2);
-    client = await ClusterClient.connect(e2eConfig(nats.url, 'chaining'));
-  });
-
-  after(async () => {
-    await client?.close();
-    await cluster?.stop();
-    await nats?.stop();
-  });
+  useProcessCluster('chaining', 2, 2, (started) => ({ nats, cluster, client } = started));
 
   async function run(build: (env: StreamExecutionEnvironment) => void, name: string, parallelism: number, chaining: boolean): Promise<JobResult> {
     return (await runWithJob(build, name, parallelism, chaining)).result;

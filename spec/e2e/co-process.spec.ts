@@ -7,9 +7,9 @@ import { ClusterClient } from '../../lib/client/index.ts';
 import type { LocalCluster } from '../../lib/cluster/local.ts';
 import type { JobStateEvent, LifecycleEvent } from '../../lib/events/types.ts';
 import { subtaskForKeyGroup } from '../../lib/partition/index.ts';
-import { e2eConfig, startProcessCluster } from '../helpers/cluster.ts';
+import { useProcessCluster } from '../helpers/cluster.ts';
 import { checkCounting } from '../helpers/counting.ts';
-import { eventually, range, startNats, type TestNats } from '../helpers/nats.ts';
+import { eventually, range, type TestNats } from '../helpers/nats.ts';
 import { prng } from '../helpers/random.ts';
 
 const MAX_P = 128;
@@ -237,22 +237,11 @@ describe('keyed co-process on a cluster of real processes (orders and payments p
   let nats: TestNats;
   let cluster: LocalCluster;
   let client: ClusterClient;
+  // 2 TMs × 2 slots: a job of parallelism 4 takes them all, and a killed TM is replaced at once.
+  useProcessCluster('coproc', 2, 2, (started) => ({ nats, cluster, client } = started));
   let dir: string;
-
-  before(async () => {
-    nats = await startNats();
-    // 2 TMs × 2 slots: a job of parallelism 4 takes them all, and a killed TM is replaced at once.
-    cluster = await startProcessCluster(nats.url, 'coproc', 2, 2);
-    client = await ClusterClient.connect(e2eConfig(nats.url, 'coproc'));
-    dir = mkdtempSync(join(tmpdir(), 'cloudflink-coproc-'));
-  });
-
-  after(async () => {
-    await client?.close();
-    await cluster?.stop();
-    await nats?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'cloudflink-coproc-')); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('computes the generators of the kill run as the prng helper draws', () => {
     const drawn = generatedInputs(5, 6, 300, 7);

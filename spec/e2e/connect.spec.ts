@@ -4,8 +4,8 @@ import { ClusterClient } from '../../lib/client/index.ts';
 import type { JobResult, VertexMetrics } from '../../lib/client/types.ts';
 import type { LocalCluster } from '../../lib/cluster/local.ts';
 import type { JobDescriptor } from '../../lib/descriptor/index.ts';
-import { e2eConfig, startProcessCluster } from '../helpers/cluster.ts';
-import { range, startNats, type TestNats } from '../helpers/nats.ts';
+import { useProcessCluster } from '../helpers/cluster.ts';
+import { range, type TestNats } from '../helpers/nats.ts';
 import { prng } from '../helpers/random.ts';
 
 interface Order { id: number; word: string; n: number }
@@ -78,18 +78,7 @@ describe('connect with co-map and co-flat-map on a cluster of real processes', f
   let nats: TestNats;
   let cluster: LocalCluster;
   let client: ClusterClient;
-
-  before(async () => {
-    nats = await startNats();
-    cluster = await startProcessCluster(nats.url, 'connect', 2, 2);
-    client = await ClusterClient.connect(e2eConfig(nats.url, 'connect'));
-  });
-
-  after(async () => {
-    await client?.close();
-    await cluster?.stop();
-    await nats?.stop();
-  });
+  useProcessCluster('connect', 2, 2, (started) => ({ nats, cluster, client } = started));
 
   const vertex = (result: JobResult, id: string): VertexMetrics => result.vertices.find((v) => v.vertexId === id)!;
 

@@ -6,8 +6,8 @@ import { ClusterClient } from '../../lib/client/index.ts';
 import type { LocalCluster } from '../../lib/cluster/local.ts';
 import type { ClusterView } from '../../actors/job-manager/protocol.ts';
 import { runCli, startCli } from '../helpers/cli.ts';
-import { clusterFlags, e2eConfig, startProcessCluster } from '../helpers/cluster.ts';
-import { eventually, startNats, type TestNats } from '../helpers/nats.ts';
+import { clusterFlags, useProcessCluster } from '../helpers/cluster.ts';
+import { eventually, type TestNats } from '../helpers/nats.ts';
 
 /** A job that runs until stopped: a generator of a billion numbers, all filtered out. */
 const longJob = {
@@ -27,21 +27,10 @@ describe('a Task Manager killed with kill -9', function () {
   let nats: TestNats;
   let cluster: LocalCluster;
   let client: ClusterClient;
+  useProcessCluster('failover', 2, 2, (started) => ({ nats, cluster, client } = started));
   let dir: string;
-
-  before(async () => {
-    nats = await startNats();
-    cluster = await startProcessCluster(nats.url, 'failover', 2, 2);
-    client = await ClusterClient.connect(e2eConfig(nats.url, 'failover'));
-    dir = mkdtempSync(join(tmpdir(), 'cloudflink-failover-'));
-  });
-
-  after(async () => {
-    await client?.close();
-    await cluster?.stop();
-    await nats?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'cloudflink-failover-')); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('is declared lost within the heartbeat timeout, fails the job with that cause, and leaves the cluster view', async () => {
     const file = join(dir, 'long.json');

@@ -4,10 +4,10 @@ import { ClusterClient } from '../../lib/client/index.ts';
 import type { LocalCluster } from '../../lib/cluster/local.ts';
 import { nexmarkEventGenerator, type NexmarkConfig, type NexmarkEvent } from '../../lib/nexmark/index.ts';
 import { QUERIES, WINDOWED, withEventTime, type QueryName } from '../../scripts/examples/nexmark/queries.ts';
-import { e2eConfig, startProcessCluster } from '../helpers/cluster.ts';
+import { useProcessCluster } from '../helpers/cluster.ts';
 import * as reference from '../helpers/nexmark-reference.ts';
 import { bidsOf, tumbleStart, WINDOW_10S_MS } from '../helpers/nexmark-reference.ts';
-import { range, startNats, type TestNats } from '../helpers/nats.ts';
+import { range, type TestNats } from '../helpers/nats.ts';
 
 /** A row as JSON with its keys sorted: rows equal by value compare equal whatever their key order. */
 const canonical = (row: unknown): string =>
@@ -89,19 +89,8 @@ describe('Nexmark queries on a cluster of real processes, against the plain-loop
   let nats: TestNats;
   let cluster: LocalCluster;
   let client: ClusterClient;
-
-  before(async () => {
-    nats = await startNats();
-    // 2 TMs × 2 slots: a job of parallelism 4 takes them all.
-    cluster = await startProcessCluster(nats.url, 'nexmark', 2, 2);
-    client = await ClusterClient.connect(e2eConfig(nats.url, 'nexmark'));
-  });
-
-  after(async () => {
-    await client?.close();
-    await cluster?.stop();
-    await nats?.stop();
-  });
+  // 2 TMs × 2 slots: a job of parallelism 4 takes them all.
+  useProcessCluster('nexmark', 2, 2, (started) => ({ nats, cluster, client } = started));
 
   it('(the runs) give every windowed query several windows, q7 a row per window, q2 some rows, q0 fewer rows than the collect limit', () => {
     for (const query of WINDOWED) {

@@ -3,8 +3,8 @@ import { captureFunction, StreamExecutionEnvironment, TumblingEventTimeWindows, 
 import { ClusterClient } from '../../lib/client/index.ts';
 import type { LocalCluster } from '../../lib/cluster/local.ts';
 import { instantiateUserFunction } from '../../lib/descriptor/udf.ts';
-import { e2eConfig, startProcessCluster } from '../helpers/cluster.ts';
-import { range, startNats, type TestNats } from '../helpers/nats.ts';
+import { useProcessCluster } from '../helpers/cluster.ts';
+import { range, type TestNats } from '../helpers/nats.ts';
 
 interface Knobs { seed: number; keys: number; stepMs: number; disorderMs: number; periodMs: number }
 
@@ -78,19 +78,8 @@ describe('keyed process functions with event-time timers on a cluster of real pr
   let nats: TestNats;
   let cluster: LocalCluster;
   let client: ClusterClient;
-
-  before(async () => {
-    nats = await startNats();
-    // 2 TMs × 2 slots: a job of parallelism 4 takes them all.
-    cluster = await startProcessCluster(nats.url, 'process-timers', 2, 2);
-    client = await ClusterClient.connect(e2eConfig(nats.url, 'process-timers'));
-  });
-
-  after(async () => {
-    await client?.close();
-    await cluster?.stop();
-    await nats?.stop();
-  });
+  // 2 TMs × 2 slots: a job of parallelism 4 takes them all.
+  useProcessCluster('process-timers', 2, 2, (started) => ({ nats, cluster, client } = started));
 
   for (const [parallelism, seed] of [[1, 31], [4, 32]] as const) {
     it(`reports each key's count every period of event time, as the plain loop does (parallelism ${parallelism})`, async () => {

@@ -12,8 +12,8 @@ import type { FixedWindowAssigner } from '../../lib/descriptor/types.ts';
 import { instantiateUserFunction } from '../../lib/descriptor/udf.ts';
 import type { JobStateEvent, LifecycleEvent } from '../../lib/events/types.ts';
 import { windowStarts } from '../../actors/operator/logic/windows.ts';
-import { e2eConfig, startProcessCluster } from '../helpers/cluster.ts';
-import { eventually, range, startNats, type TestNats } from '../helpers/nats.ts';
+import { useProcessCluster } from '../helpers/cluster.ts';
+import { eventually, range, type TestNats } from '../helpers/nats.ts';
 import { prng } from '../helpers/random.ts';
 
 /** One generated event: `n` is 1 (a reduce adds it up), `id` its index. */
@@ -126,22 +126,11 @@ describe('event-time windows on a cluster of real processes', function () {
   let nats: TestNats;
   let cluster: LocalCluster;
   let client: ClusterClient;
+  // 2 TMs × 2 slots: a job of parallelism 4 takes them all, and a killed TM is replaced at once.
+  useProcessCluster('windows', 2, 2, (started) => ({ nats, cluster, client } = started));
   let dir: string;
-
-  before(async () => {
-    nats = await startNats();
-    // 2 TMs × 2 slots: a job of parallelism 4 takes them all, and a killed TM is replaced at once.
-    cluster = await startProcessCluster(nats.url, 'windows', 2, 2);
-    client = await ClusterClient.connect(e2eConfig(nats.url, 'windows'));
-    dir = mkdtempSync(join(tmpdir(), 'cloudflink-windows-'));
-  });
-
-  after(async () => {
-    await client?.close();
-    await cluster?.stop();
-    await nats?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'cloudflink-windows-')); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('(the generator) keeps every event within the disorder of the time so far, in any subtask\'s ascending share', async () => {
     const knobs: Knobs = { seed: 3, keys: 10, stepMs: 2, disorderMs: 40 };

@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ClusterClient } from '../../lib/client/index.ts';
 import { loadConfig, type CloudflinkConfig } from '../../lib/config/index.ts';
 import { startLocalCluster, type LocalCluster } from '../../lib/cluster/local.ts';
+import { startNats, type TestNats } from './nats.ts';
 
 /** Heartbeats tuned so that a lost Task Manager is noticed quickly in specs. */
 export const FAST_HEARTBEATS = { intervalMs: 200, timeoutMs: 1500 };
@@ -29,6 +31,33 @@ export async function startProcessCluster(natsUrl: string, clusterId: string, ta
     rmSync(logDir, { recursive: true, force: true });
   };
   return cluster;
+}
+
+export interface ProcessCluster {
+  nats: TestNats;
+  cluster: LocalCluster;
+  client: ClusterClient;
+}
+
+/**
+ * For one describe block: a nats-server of its own, a Job Manager and Task Managers as real
+ * processes, and a client, started before its specs (`use` gets them) and stopped after.
+ */
+export function useProcessCluster(clusterId: string, taskManagers: number, slots: number, use: (started: ProcessCluster) => void): void {
+  let started: Partial<ProcessCluster> = {};
+  before(async () => {
+    const nats = await startNats();
+    started = { nats };
+    const cluster = await startProcessCluster(nats.url, clusterId, taskManagers, slots);
+    started.cluster = cluster;
+    started.client = await ClusterClient.connect(e2eConfig(nats.url, clusterId));
+    use(started as ProcessCluster);
+  });
+  after(async () => {
+    await started.client?.close();
+    await started.cluster?.stop();
+    await started.nats?.stop();
+  });
 }
 
 /** The CLI flags that reach the same cluster. */

@@ -5,30 +5,9 @@ import { createOperatorLogic } from '../../../../actors/operator/logic/index.ts'
 import { coMapLogic } from '../../../../actors/operator/logic/transforms.ts';
 import type { TaskDeployment } from '../../../../actors/operator/protocol.ts';
 import type { OperatorLogic, UserFn } from '../../../../actors/operator/logic/types.ts';
+import { fn, runWithInputs as run, thrownBy, type Input } from '../../../helpers/logic.ts';
 import { prng } from '../../../helpers/random.ts';
 
-type Input = 1 | 2 | undefined;
-
-/** Feeds records one at a time, each with the input it came by; returns what was emitted after each. */
-function run(logic: OperatorLogic, records: [unknown, Input][]): unknown[][] {
-  return records.map(([record, input]) => {
-    const out: unknown[] = [];
-    logic.process!(record, { emit: (r) => out.push(r) }, input);
-    return out;
-  });
-}
-
-const fn = (f: (...args: never[]) => unknown): UserFn => f as UserFn;
-
-/** The error `action` throws; fails if it throws none. */
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  return expect.fail('expected an error');
-}
 
 function expectUdfError(action: () => unknown, pattern: RegExp): void {
   const caught = thrownBy(action);

@@ -8,11 +8,11 @@ import { createOperatorLogic } from '../../../../actors/operator/logic/index.ts'
 import { coProcessLogic } from '../../../../actors/operator/logic/transforms.ts';
 import type { ChannelSpec, TaskDeployment } from '../../../../actors/operator/protocol.ts';
 import type { OperatorLogic, UserFn } from '../../../../actors/operator/logic/types.ts';
+import { fn, runWithInputs as run, thrownBy, type Input } from '../../../helpers/logic.ts';
 import { prng } from '../../../helpers/random.ts';
 
 const MAX_P = 128;
 
-type Input = 1 | 2 | undefined;
 interface Ctx { key: unknown; state: KeyedStateStore }
 
 /** The keyed state of subtask `subtask` of `parallelism`: its key groups of 128. */
@@ -21,27 +21,6 @@ const backend = (subtask = 0, parallelism = 1): KeyedStateBackend =>
 
 /** A snapshot goes to checkpoint storage and back as msgpack. */
 const viaWire = (snapshot: KeyedStateSnapshot): KeyedStateSnapshot => decode<KeyedStateSnapshot>(encode(snapshot));
-
-/** Feeds records one at a time, each with the input it came by; returns what was emitted after each. */
-function run(logic: OperatorLogic, records: [unknown, Input][]): unknown[][] {
-  return records.map(([record, input]) => {
-    const out: unknown[] = [];
-    logic.process!(record, { emit: (r) => out.push(r) }, input);
-    return out;
-  });
-}
-
-const fn = (f: (...args: never[]) => unknown): UserFn => f as UserFn;
-
-/** The error `action` throws; fails if it throws none. */
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  return expect.fail('expected an error');
-}
 
 function expectError(action: () => unknown, code: string, pattern: RegExp): void {
   const caught = thrownBy(action);

@@ -6,6 +6,7 @@ import { KeyedStateBackend, keyGroupRangeFor, type KeyedStateSnapshot } from '..
 import { keyedProcessLogic, type KeyedProcessContext, type ProcessingTime } from '../../../../actors/operator/logic/keyed-process.ts';
 import type { Collector, OperatorLogic, UserFn } from '../../../../actors/operator/logic/types.ts';
 import { prng } from '../../../helpers/random.ts';
+import { fn } from '../../../helpers/logic.ts';
 
 const MAX_P = 128;
 
@@ -14,7 +15,6 @@ const backend = (): KeyedStateBackend => new KeyedStateBackend({ maxParallelism:
 /** A snapshot goes to checkpoint storage and back as msgpack. */
 const viaWire = (snapshot: KeyedStateSnapshot): KeyedStateSnapshot => decode<KeyedStateSnapshot>(encode(snapshot));
 
-const fn = (f: (...args: never[]) => unknown): UserFn => f as UserFn;
 
 /** A clock driven by hand: `advance(to)` sets the time, then runs each callback due by then, earliest first. */
 class FakeClock implements ProcessingTime {

@@ -6,6 +6,7 @@ import { KeyedStateBackend, keyGroupRangeFor, type KeyedStateSnapshot } from '..
 import { extremumLogic, filterLogic, flatMapLogic, mapLogic, reduceLogic, sumLogic, type Extremum } from '../../../../actors/operator/logic/transforms.ts';
 import type { OperatorLogic, UserFn } from '../../../../actors/operator/logic/types.ts';
 import { prng } from '../../../helpers/random.ts';
+import { fn } from '../../../helpers/logic.ts';
 
 const MAX_P = 128;
 
@@ -25,7 +26,6 @@ function run(logic: OperatorLogic, records: unknown[]): unknown[][] {
   });
 }
 
-const fn = (f: (...args: never[]) => unknown): UserFn => f as UserFn;
 
 /** Expects a CloudflinkError with code UDF_FAILED and a message matching `pattern`. */
 function expectUdfError(action: () => unknown, pattern: RegExp): void {
@@ -38,6 +38,52 @@ function expectUdfError(action: () => unknown, pattern: RegExp): void {
   expect(caught, 'expected an error').to.be.instanceOf(CloudflinkError);
   expect((caught as CloudflinkError).code).to.equal('UDF_FAILED');
   expect((caught as Error).message).to.match(pattern);
+}
+
+/**
+ * Specs that the rolling state of `make`'s logic goes through a checkpoint: restored into a new
+ * backend at several cuts, and moved by key group to other parallelisms, it gives what an
+ * unbroken run gives. `records(seed, count)` makes the input; `seeds` one per spec.
+ */
+function itKeepsRollingState<R extends { k: unknown }>(
+  name: string, make: (state: KeyedStateBackend) => OperatorLogic, records: (seed: number, count: number) => R[],
+  seeds: [number, number], rescales: readonly (readonly [number, number])[],
+): void {
+  it(`${name}: the rolling state survives a snapshot and a restore into a new backend`, () => {
+    const input = records(seeds[0], 600);
+    const expected = run(make(backend()), input);
+    for (const cut of [0, 1, 299, 600]) {
+      const first = backend();
+      const before = run(make(first), input.slice(0, cut));
+      const snapshot = viaWire(first.snapshot());
+      // The old run goes on after the checkpoint and fails: what it did then is lost.
+      run(make(first), input.slice(cut, cut + 50));
+      const second = backend();
+      second.restore([snapshot]);
+      const after = run(make(second), input.slice(cut));
+      expect([...before, ...after], `cut at ${cut}`).to.deep.equal(expected);
+    }
+  });
+
+  it(`${name}: the rolling state moves with its key groups to another parallelism (${rescales.map(([from, to]) => `${from} → ${to}`).join(', ')})`, () => {
+    const input = records(seeds[1], 800);
+    const expected = run(make(backend()), input);
+    for (const [from, to] of rescales) {
+      const cut = 333;
+      // Each record goes to the subtask that owns its key, as the hash partitioner sends it.
+      const runAt = (logics: OperatorLogic[], parallelism: number, part: R[]): unknown[][] =>
+        part.map((record) => run(logics[subtaskForKey(canonicalKey(record.k), MAX_P, parallelism)]!, [record])[0]!);
+      const oldStates = Array.from({ length: from }, (_, i) => backend(i, from));
+      const before = runAt(oldStates.map(make), from, input.slice(0, cut));
+      const snapshots = oldStates.map((state) => viaWire(state.snapshot()));
+      const newStates = Array.from({ length: to }, (_, i) => backend(i, to));
+      for (const state of newStates) state.restore(snapshots);
+      const after = runAt(newStates.map(make), to, input.slice(cut));
+      expect([...before, ...after], `${from} → ${to}`).to.deep.equal(expected);
+      expect(newStates.reduce((n, state) => n + state.size, 0), 'every key restored exactly once').to.equal(
+        new Set(input.map((r) => canonicalKey(r.k))).size);
+    }
+  });
 }
 
 describe('transforms', () => {
@@ -234,41 +280,7 @@ describe('transforms', () => {
     });
 
     for (const [name, make] of makers) {
-      it(`${name}: the rolling state survives a snapshot and a restore into a new backend`, () => {
-        const input = records(2, 600);
-        const expected = run(make(backend()), input);
-        for (const cut of [0, 1, 299, 600]) {
-          const first = backend();
-          const before = run(make(first), input.slice(0, cut));
-          const snapshot = viaWire(first.snapshot());
-          // The old run goes on after the checkpoint and fails: what it did then is lost.
-          run(make(first), input.slice(cut, cut + 50));
-          const second = backend();
-          second.restore([snapshot]);
-          const after = run(make(second), input.slice(cut));
-          expect([...before, ...after], `cut at ${cut}`).to.deep.equal(expected);
-        }
-      });
-
-      it(`${name}: the rolling state moves with its key groups to another parallelism (1 → 3, 3 → 2, 2 → 4, 4 → 1)`, () => {
-        const input = records(3, 800);
-        const expected = run(make(backend()), input);
-        for (const [from, to] of [[1, 3], [3, 2], [2, 4], [4, 1]] as const) {
-          const cut = 333;
-          // Each record goes to the subtask that owns its key, as the hash partitioner sends it.
-          const runAt = (logics: OperatorLogic[], parallelism: number, part: Counted[]): unknown[][] =>
-            part.map((record) => run(logics[subtaskForKey(canonicalKey(record.k), MAX_P, parallelism)]!, [record])[0]!);
-          const oldStates = Array.from({ length: from }, (_, i) => backend(i, from));
-          const before = runAt(oldStates.map(make), from, input.slice(0, cut));
-          const snapshots = oldStates.map((state) => viaWire(state.snapshot()));
-          const newStates = Array.from({ length: to }, (_, i) => backend(i, to));
-          for (const state of newStates) state.restore(snapshots);
-          const after = runAt(newStates.map(make), to, input.slice(cut));
-          expect([...before, ...after], `${from} → ${to}`).to.deep.equal(expected);
-          expect(newStates.reduce((n, state) => n + state.size, 0), 'every key restored exactly once').to.equal(
-            new Set(input.map((r) => canonicalKey(r.k))).size);
-        }
-      });
+      itKeepsRollingState(name, make, records, [2, 3], [[1, 3], [3, 2], [2, 4], [4, 1]]);
     }
 
     it('sum: bigint sums stay bigints through a snapshot and a restore', () => {
@@ -472,40 +484,6 @@ describe('extremumLogic: keyed rolling min, max, minBy and maxBy', () => {
     // minBy with first false and maxBy with first true: both tie rules go through a checkpoint.
     const make = (state: KeyedStateBackend): OperatorLogic => extremumLogic(kind, 'v', kind === 'maxBy', byKey, state);
 
-    it(`${kind}: the rolling state survives a snapshot and a restore into a new backend`, () => {
-      const input = records(7, 600);
-      const expected = run(make(backend()), input);
-      for (const cut of [0, 1, 299, 600]) {
-        const first = backend();
-        const before = run(make(first), input.slice(0, cut));
-        const snapshot = viaWire(first.snapshot());
-        // The old run goes on after the checkpoint and fails: what it did then is lost.
-        run(make(first), input.slice(cut, cut + 50));
-        const second = backend();
-        second.restore([snapshot]);
-        const after = run(make(second), input.slice(cut));
-        expect([...before, ...after], `cut at ${cut}`).to.deep.equal(expected);
-      }
-    });
-
-    it(`${kind}: the rolling state moves with its key groups to another parallelism (2 → 3, 3 → 2, 1 → 4, 4 → 1)`, () => {
-      const input = records(8, 800);
-      const expected = run(make(backend()), input);
-      const keys = new Set(input.map((r) => r.k)).size;
-      for (const [from, to] of [[2, 3], [3, 2], [1, 4], [4, 1]] as const) {
-        const cut = 333;
-        // Each record goes to the subtask that owns its key, as the hash partitioner sends it.
-        const runAt = (logics: OperatorLogic[], parallelism: number, part: Rec[]): unknown[][] =>
-          part.map((record) => run(logics[subtaskForKey(canonicalKey(record.k), MAX_P, parallelism)]!, [record])[0]!);
-        const oldStates = Array.from({ length: from }, (_, i) => backend(i, from));
-        const before = runAt(oldStates.map(make), from, input.slice(0, cut));
-        const snapshots = oldStates.map((state) => viaWire(state.snapshot()));
-        const newStates = Array.from({ length: to }, (_, i) => backend(i, to));
-        for (const state of newStates) state.restore(snapshots);
-        const after = runAt(newStates.map(make), to, input.slice(cut));
-        expect([...before, ...after], `${from} → ${to}`).to.deep.equal(expected);
-        expect(newStates.reduce((n, state) => n + state.size, 0), 'every key restored exactly once').to.equal(keys);
-      }
-    });
+    itKeepsRollingState(kind, make, records, [7, 8], [[2, 3], [3, 2], [1, 4], [4, 1]]);
   }
 });

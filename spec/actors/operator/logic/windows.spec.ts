@@ -7,6 +7,7 @@ import type { FixedWindowAssigner } from '../../../../lib/descriptor/types.ts';
 import { windowLogic, windowStarts, type WindowFunction } from '../../../../actors/operator/logic/windows.ts';
 import type { Collector, OperatorLogic, UserFn } from '../../../../actors/operator/logic/types.ts';
 import { prng } from '../../../helpers/random.ts';
+import { fn } from '../../../helpers/logic.ts';
 
 const MAX_P = 128;
 
@@ -16,7 +17,6 @@ const backend = (subtask = 0, parallelism = 1): KeyedStateBackend =>
 /** A snapshot goes to checkpoint storage and back as msgpack. */
 const viaWire = (snapshot: KeyedStateSnapshot): KeyedStateSnapshot => decode<KeyedStateSnapshot>(encode(snapshot));
 
-const fn = (f: (...args: never[]) => unknown): UserFn => f as UserFn;
 
 const tumbling = (sizeMs: number, offsetMs?: number): FixedWindowAssigner => ({ type: 'tumbling', sizeMs, ...(offsetMs === undefined ? {} : { offsetMs }) });
 const sliding = (sizeMs: number, slideMs: number, offsetMs?: number): FixedWindowAssigner =>
