@@ -85,9 +85,16 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   /** Set when this instance is chained to its upstream: whom to wake when it can take records again. */
   private wakeUpstream?: () => void;
 
+  /** Chained to its upstream: it never pumps, its upstream calls it. */
+  private readonly chainedInput: boolean;
+  /** Which input (1 or 2) each input edge is. */
+  private readonly inputOf: Map<number, 1 | 2>;
+
   constructor(private readonly options: OperatorInstanceOptions) {
     const { subjects, task } = options;
     this.address = subjects.task(task.jobId, task.vertex.id, task.subtask);
+    this.chainedInput = task.inputs.some((spec) => spec.chained);
+    this.inputOf = new Map(task.inputs.map((spec) => [spec.edgeIndex, spec.input ?? 1]));
     this.collector = {
       emit: (record, timestamp) => this.output.emit(record, timestamp ?? this.timestamp),
       emitTo: (tag, record, timestamp) => this.output.emitTo(tag, record, timestamp ?? this.timestamp),
@@ -98,9 +105,6 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     return this.options.task.inputs.length === 0;
   }
 
-  private get chainedInput(): boolean {
-    return this.options.task.inputs.some((i) => i.chained);
-  }
 
   metrics(): TaskMetrics {
     const { task } = this.options;
@@ -407,8 +411,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       if (!current) {
         const next = this.input.take();
         if (!next) break;
-        const input = this.options.task.inputs.find((spec) => spec.edgeIndex === next.edgeIndex)?.input ?? 1;
-        current = this.inProgress = { frame: next.frame, channel: next.channel, input, next: 0 };
+        current = this.inProgress = { frame: next.frame, channel: next.channel, input: this.inputOf.get(next.edgeIndex) ?? 1, next: 0 };
       }
       const records = current.frame.r;
       const times = current.frame.t;
