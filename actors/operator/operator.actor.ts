@@ -65,6 +65,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   private aligner!: BarrierAligner;
   private subscriptions: Subscription[] = [];
   private phase: Phase = 'created';
+  /** Processing-time callbacks that came due before `start`. */
+  private readonly dueBeforeStart: (() => void)[] = [];
   private pumpScheduled = false;
   private exhausted = false;
   /** Snapshot writes in flight: the task reports FINISHED only after their acknowledgements. */
@@ -121,7 +123,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   /** Builds the operator, restores its state, and subscribes to its input channels; nothing flows until `start`. */
   async initialize(): Promise<void> {
     const { system, subjects, task } = this.options;
-    if (isKeyed(task.vertex.operator)) {
+    if (isKeyed(task.vertex.operator) || task.inputs.some((input) => input.partition === 'hash')) {
       this.keyed = new KeyedStateBackend({
         maxParallelism: task.maxParallelism,
         range: keyGroupRangeFor(task.subtask, task.vertex.parallelism, task.maxParallelism),
@@ -130,10 +132,14 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     this.logic = await createOperatorLogic(task, this.keyed, {
       now: () => system.clock.now(),
       at: (time, callback) => {
-        system.clock.setTimeout(() => {
-          if (this.phase !== 'running') return;
+        const call = (): void => {
           this.timestamp = undefined;
           this.guarded(() => callback(this.collector));
+        };
+        system.clock.setTimeout(() => {
+          // Due before the task started (a timer restored from a checkpoint): it runs at the start.
+          if (this.phase === 'created') this.dueBeforeStart.push(call);
+          else if (this.phase === 'running') call();
         }, Math.max(0, time - system.clock.now()));
       },
     });
@@ -216,6 +222,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
         this.phase = 'running';
         this.input.open();
         this.startWatermarks();
+        for (const call of this.dueBeforeStart.splice(0)) call();
         this.schedulePump();
         return;
       case 'credit':

@@ -84,17 +84,30 @@ export function isSink(operator: OperatorName): boolean {
 
 /** Operators with two inputs told apart by the edges' `input`: 1 and 2. */
 export function isTwoInput(operator: OperatorName): boolean {
-  return operator === 'coMap' || operator === 'coFlatMap' || operator === 'coProcess';
+  return TWO_INPUT.has(operator);
 }
 
-/** Operators whose functions may emit to side outputs (`ctx.output(tag, value)`). */
+const TWO_INPUT: ReadonlySet<OperatorName> = new Set(['coMap', 'coFlatMap', 'coProcess', 'windowJoin', 'intervalJoin', 'broadcastProcess']);
+
+/** Operators whose functions may emit to side outputs (`ctx.output(tag, value)`, or late data). */
 export function hasSideOutputs(operator: OperatorName): boolean {
-  return operator === 'process' || operator === 'coProcess' || operator === 'window';
+  return SIDE_OUTPUTS.has(operator);
 }
 
-const KEYED: ReadonlySet<OperatorName> = new Set(['reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'coProcess', 'window']);
+const SIDE_OUTPUTS: ReadonlySet<OperatorName> = new Set(['process', 'coProcess', 'window', 'intervalJoin', 'broadcastProcess', 'eventTimeSort']);
 
-/** Keyed operators keep state per key, so their single input must be partitioned by key. */
+const KEYED: ReadonlySet<OperatorName> = new Set(['reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'coProcess', 'windowJoin', 'intervalJoin']);
+
+/** Operators that keep state per key, so their every input must be partitioned by key. */
 export function isKeyed(operator: OperatorName): boolean {
   return KEYED.has(operator);
+}
+
+/**
+ * Operators keyed when their (first) input is a `hash` edge, as Flink's process functions and
+ * windows on a keyed or a plain stream: a process function then gets keyed state and timers, a
+ * window runs per key (else it sees the whole stream, at parallelism 1).
+ */
+export function isOptionallyKeyed(operator: OperatorName): boolean {
+  return operator === 'process' || operator === 'window' || operator === 'broadcastProcess';
 }

@@ -70,26 +70,52 @@ export interface CoMapVertex { operator: 'coMap' | 'coFlatMap'; fn1: UserFunctio
  */
 export interface CoProcessVertex { operator: 'coProcess'; fn1: UserFunction; fn2: UserFunction }
 /**
- * Event-time windows: tumbling (`sizeMs`), or sliding (`sizeMs` every `slideMs`), aligned to the
- * epoch plus `offsetMs`; or sessions, which close after `gapMs` without a record (and merge).
+ * Which windows a record belongs to. Tumbling (`sizeMs`) and sliding (`sizeMs` every `slideMs`)
+ * windows are aligned to the epoch plus `offsetMs`; sessions close after `gapMs` without a
+ * record (and merge). They run on event time, or on the Task Manager's clock with
+ * `time: "processing"`. A global window holds all of a key's records; only a trigger fires it.
  */
 export type WindowAssigner =
-  | { type: 'tumbling'; sizeMs: number; offsetMs?: number }
-  | { type: 'sliding'; sizeMs: number; slideMs: number; offsetMs?: number }
-  | { type: 'session'; gapMs: number };
+  | { type: 'tumbling'; sizeMs: number; offsetMs?: number; time?: WindowTime }
+  | { type: 'sliding'; sizeMs: number; slideMs: number; offsetMs?: number; time?: WindowTime }
+  | { type: 'session'; gapMs: number; time?: WindowTime }
+  | { type: 'global' };
+
+export type WindowTime = 'event' | 'processing';
 
 /** The windows of fixed size, aligned: tumbling and sliding. */
-export type FixedWindowAssigner = Exclude<WindowAssigner, { type: 'session' }>;
+export type FixedWindowAssigner = Extract<WindowAssigner, { sizeMs: number }>;
 
 /**
- * Keyed event-time windows (Flink's `keyBy(...).window(...)`): `reduce(a, b)` as records come,
- * emitting the result when the window fires, or `process(elements, ctx)` over all of them, with
- * `ctx.key` and `ctx.window` ({ start, end }), returning an iterable. Results carry the
- * timestamp `end - 1`. Records later than `allowedLatenessMs` go to the side output `lateTag`.
+ * When a window fires instead of at its end (Flink's CountTrigger): each time `count` records
+ * came into it since it last fired; `purge` drops its contents as it fires.
  */
-export interface WindowVertex {
+export interface CountTrigger { type: 'count'; count: number; purge?: boolean }
+
+/** Keeps only a window's last `count` records (Flink's CountEvictor); the function sees those. */
+export interface CountEvictor { type: 'count'; count: number }
+
+/** Built-in window functions: each distinct record, the top n by a field, or all sorted (by event time when `by` is absent). */
+export interface WindowBuiltins {
+  distinct?: true | { key: KeySelector };
+  topN?: { n: number; by: KeySelector; order?: SortOrder };
+  sort?: { by?: KeySelector; order?: SortOrder };
+}
+
+export type SortOrder = 'asc' | 'desc';
+
+/**
+ * Windows (Flink's `keyBy(...).window(...)`, or `windowAll(...)` when its input is not keyed,
+ * at parallelism 1): `reduce(a, b)` or `aggregate` as records come, emitting the result when the
+ * window fires, or `process(elements, ctx)` over all of them, with `ctx.key` and `ctx.window`
+ * ({ start, end }), returning an iterable; or one of the built-ins. Results of time windows carry
+ * the timestamp `end - 1`. Records later than `allowedLatenessMs` go to the side output `lateTag`.
+ */
+export interface WindowVertex extends WindowBuiltins {
   operator: 'window';
   assigner: WindowAssigner;
+  trigger?: CountTrigger;
+  evictor?: CountEvictor;
   reduce?: UserFunction;
   /** Incremental, as Flink's AggregateFunction: `create()` → accumulator, `add(acc, value)` → acc, `result(acc)` → output. */
   aggregate?: { create: UserFunction; add: UserFunction; result: UserFunction; merge?: UserFunction };
@@ -97,6 +123,48 @@ export interface WindowVertex {
   allowedLatenessMs?: number;
   lateTag?: string;
 }
+
+/**
+ * Two streams keyed alike, joined per window (Flink's `a.join(b).where(..).equalTo(..).window(..)`):
+ * `join(left, right)` for each pair of a key's records in the same window, or
+ * `coGroup(lefts, rights, ctx)` once per key and window, returning an iterable. Both input edges
+ * are `hash`, marked `"input": 1` (left) and `2` (right).
+ */
+export interface WindowJoinVertex {
+  operator: 'windowJoin';
+  assigner: WindowAssigner;
+  trigger?: CountTrigger;
+  join?: UserFunction;
+  coGroup?: UserFunction;
+  allowedLatenessMs?: number;
+}
+
+/**
+ * Two streams keyed alike, joined by event time (Flink's interval join): a left record at t
+ * meets each right record of its key in [t + lowerMs, t + upperMs]; `fn(left, right, ctx)`
+ * returns an iterable. Results carry the later of the two timestamps.
+ */
+export interface IntervalJoinVertex {
+  operator: 'intervalJoin';
+  lowerMs: number;
+  upperMs: number;
+  lowerExclusive?: boolean;
+  upperExclusive?: boolean;
+  fn: UserFunction;
+}
+
+/**
+ * Flink's broadcast state pattern: input 1 is the main stream (keyed when its edge is `hash`),
+ * input 2 a `broadcast` edge every subtask reads all of. `fn2(rule, ctx)` writes
+ * `ctx.broadcastState(name)`; `fn1(value, ctx)` reads it. Both return an iterable.
+ */
+export interface BroadcastProcessVertex { operator: 'broadcastProcess'; fn1: UserFunction; fn2: UserFunction }
+
+/**
+ * Sorts by event time (a bounded out-of-orderness buffer): each record waits until the
+ * watermark passes its timestamp. Records already behind the watermark go to `lateTag`, or are dropped.
+ */
+export interface EventTimeSortVertex { operator: 'eventTimeSort'; lateTag?: string }
 
 /** The records of all its inputs, as they come: Flink's union, as a vertex of its own. */
 export interface UnionVertex { operator: 'union' }
@@ -108,8 +176,9 @@ export interface SinkCollect { operator: 'sink.collect' }
 /** Drops every record (Flink's DiscardingSink): for benchmarks, where only the work before it counts. */
 export interface SinkDiscard { operator: 'sink.discard' }
 /**
- * Keyed: `fn(value, ctx)` with `ctx.key` and `ctx.state` (value, list, map and reducing state of
- * the current key, checkpointed); returns an iterable of output records, or nothing.
+ * `fn(value, ctx)` returns an iterable of output records, or nothing. Keyed (a `hash` input):
+ * `ctx.key`, `ctx.state` (the key's value, list, map and reducing state, checkpointed) and timers.
+ * Not keyed: `ctx.timestamp`, `ctx.output` and the time, as Flink's ProcessFunction.
  */
 export interface ProcessVertex {
   operator: 'process';
@@ -123,6 +192,7 @@ export interface SinkFile { operator: 'sink.file'; path: string }
 export type OperatorSpec =
   | SourceFromElements | SourceTextFile | SourceGenerator | SourceNexmark
   | MapVertex | FilterVertex | FlatMapVertex | ReduceVertex | SumVertex | ExtremumVertex | ProcessVertex | UnionVertex | CoMapVertex | CoProcessVertex | WindowVertex
+  | WindowJoinVertex | IntervalJoinVertex | BroadcastProcessVertex | EventTimeSortVertex
   | SinkPrint | SinkTextFile | SinkCollect | SinkFile | SinkDiscard;
 
 export type OperatorName = OperatorSpec['operator'];
@@ -130,6 +200,7 @@ export type OperatorName = OperatorSpec['operator'];
 export const OPERATORS: readonly OperatorName[] = [
   'source.elements', 'source.textFile', 'source.generator', 'source.nexmark',
   'map', 'filter', 'flatMap', 'reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'union', 'coMap', 'coFlatMap', 'coProcess', 'window',
+  'windowJoin', 'intervalJoin', 'broadcastProcess', 'eventTimeSort',
   'sink.print', 'sink.textFile', 'sink.collect', 'sink.file', 'sink.discard',
 ];
 
@@ -172,7 +243,7 @@ export interface EdgeDescriptor {
   /** Defaults to `forward` when parallelisms are equal, else `rebalance`. `hash` needs `key`. */
   partition?: Partitioning;
   key?: KeySelector;
-  /** Into a two-input operator (coMap, coFlatMap, coProcess): which of its inputs this edge is. */
+  /** Into a two-input operator (coMap, coFlatMap, coProcess, windowJoin, intervalJoin, broadcastProcess): which of its inputs this edge is. */
   input?: 1 | 2;
   /** Carries the `from` vertex's side output of this name (`ctx.output(tag, value)`) instead of its main output. */
   tag?: string;

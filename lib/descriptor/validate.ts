@@ -1,7 +1,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import schema from '../../config/descriptor.schema.json' with { type: 'json' };
 import { defaultRestartStrategy } from '../restart/index.ts';
-import { hasSideOutputs, isKeyed, isSink, isSource, isTwoInput, topologicalOrder } from './graph.ts';
+import { hasSideOutputs, isKeyed, isOptionallyKeyed, isSink, isSource, isTwoInput, topologicalOrder } from './graph.ts';
 import {
   OPERATORS,
   type CheckpointingDescriptor, type DescriptorIssue, type JobDescriptor, type OperatorName, type Partitioning,
@@ -177,7 +177,11 @@ function oneOfMessage(e: ErrorObject): string {
 
 // ---- the rules a schema cannot express ----
 
-interface VertexView { index: number; id: string; operator?: OperatorName; parallelism?: number; parallelismGiven: boolean; watermarks: boolean }
+interface VertexView {
+  index: number; id: string; operator?: OperatorName; parallelism?: number; parallelismGiven: boolean; watermarks: boolean;
+  /** The fields some rules look at: a process function's onTimer, a window's assigner and trigger, an interval join's bounds. */
+  raw: Record<string, unknown>;
+}
 interface EdgeView {
   index: number; id: string; explicitId: boolean; from: string; to: string;
   partition?: Partitioning; partitionGiven: boolean; key: unknown; input: unknown; tag: unknown;
@@ -202,6 +206,7 @@ function viewOf(d: Record<string, unknown>): GraphView {
       parallelism: v.parallelism === undefined ? jobParallelism : positiveInteger(v.parallelism),
       parallelismGiven: v.parallelism !== undefined,
       watermarks: v.watermarks !== undefined,
+      raw: v,
     }]
     : []));
   const byId = new Map<string, VertexView>();
@@ -227,7 +232,7 @@ function graphIssues(d: Record<string, unknown>): DescriptorIssue[] {
   const g = viewOf(d);
   return [
     ...duplicateIds(g), ...parallelismLimits(d, g), ...danglingEdges(g), ...cycles(g),
-    ...edgeRules(g), ...inputRules(g), ...sourcesAndSinks(g),
+    ...edgeRules(g), ...inputRules(g), ...vertexFieldRules(g), ...sourcesAndSinks(g),
   ];
 }
 
@@ -290,7 +295,7 @@ function edgeRules(g: GraphView): DescriptorIssue[] {
     if (from?.operator && isSink(from.operator)) at('from', `'${e.from}' is a sink (${from.operator}) and cannot have output edges`);
     if (to?.operator && isSource(to.operator)) at('to', `'${e.to}' is a source (${to.operator}) and cannot have input edges`);
     if (e.tag !== undefined && from?.operator && !hasSideOutputs(from.operator)) {
-      at('tag', `'${e.from}' (${from.operator}) has no side outputs; only process and coProcess functions emit them (ctx.output(tag, value))`);
+      at('tag', `'${e.from}' (${from.operator}) has no side outputs; only ${OPERATORS.filter(hasSideOutputs).join(', ')} emit them (ctx.output(tag, value), or late data)`);
     }
     if (e.partition === 'hash' && e.key === undefined) at('key', `a 'hash' edge needs a key: { "field": ... } or { "fn": ... }`);
     if (e.key !== undefined && !e.partitionGiven) at('key', `only a 'hash' edge takes a key; add "partition": "hash"`);
@@ -331,29 +336,64 @@ function inputRules(g: GraphView): DescriptorIssue[] {
           }
         }
       }
+      const rules = inputs.find((e) => e.input === 2);
+      if (v.operator === 'broadcastProcess' && rules !== undefined && rules.partition !== undefined && rules.partition !== 'broadcast') {
+        issues.push({ path: `/edges/${rules.index}/partition`, message: `input 2 of ${described} is the stream every subtask reads all of: make it a 'broadcast' edge; it is '${rules.partition}'${rules.partitionGiven ? '' : ' (the default)'}` });
+      }
       continue;
     }
     for (const e of inputs) {
       if (e.input !== undefined) {
-        issues.push({ path: `/edges/${e.index}/input`, message: `only an edge into a two-input operator (coMap, coFlatMap, coProcess) says which input it is; '${v.id}' is ${v.operator}` });
+        issues.push({ path: `/edges/${e.index}/input`, message: `only an edge into a two-input operator (${TWO_INPUT_NAMES}) says which input it is; '${v.id}' is ${v.operator}` });
       }
     }
-    if (!isKeyed(v.operator)) continue;
+    if (!isKeyed(v.operator) && !isOptionallyKeyed(v.operator)) continue;
     if (inputs.length > 1) {
       issues.push({
         path: `/vertices/${v.index}`,
-        message: `${described} is keyed and takes exactly one input edge, a 'hash' edge; it has ${inputs.length}, from ` +
+        message: `${described} ${isKeyed(v.operator) ? 'is keyed and ' : ''}takes exactly one input edge${isKeyed(v.operator) ? ", a 'hash' edge" : ' (union the streams first)'}; it has ${inputs.length}, from ` +
           inputs.map((e) => `'${e.from}'`).join(', '),
       });
     }
     const input = inputs[0];
+    if (inputs.length !== 1 || input!.partition === undefined) continue;
     // A key without "partition": "hash" is reported on the key, which says what to add.
-    if (inputs.length === 1 && input!.partition !== undefined && input!.partition !== 'hash' && !(input!.key !== undefined && !input!.partitionGiven)) {
+    const unkeyed = input!.partition !== 'hash' && !(input!.key !== undefined && !input!.partitionGiven);
+    if (isKeyed(v.operator) && unkeyed) {
       issues.push({
         path: `/edges/${input!.index}/partition`,
         message: `the input of ${described} must be a 'hash' edge with a key, since ${v.operator} keeps its state per key; ` +
           `this edge is '${input!.partition}'${input!.partitionGiven ? '' : ' (the default)'}`,
       });
+    }
+    if (!unkeyed) continue;
+    if (v.operator === 'process' && v.raw.onTimer !== undefined) {
+      issues.push({ path: `/vertices/${v.index}/onTimer`, message: `timers are per key: ${described} needs a 'hash' input edge with a key to have an onTimer function` });
+    }
+    if (v.operator === 'window' && v.parallelism !== undefined && v.parallelism !== 1) {
+      issues.push({
+        path: `/vertices/${v.index}`,
+        message: `${described} is not keyed (its input is '${input!.partition}'), so one instance sees every record (windowAll): ` +
+          `give it "parallelism": 1, or make its input a 'hash' edge with a key; its parallelism is ${v.parallelism}`,
+      });
+    }
+  }
+  return issues;
+}
+
+const TWO_INPUT_NAMES = OPERATORS.filter(isTwoInput).join(', ');
+
+/** Rules between a vertex's own fields that the schema cannot say. */
+function vertexFieldRules(g: GraphView): DescriptorIssue[] {
+  const issues: DescriptorIssue[] = [];
+  for (const v of g.vertices) {
+    const { raw } = v;
+    const assigner = isRecord(raw.assigner) ? raw.assigner : undefined;
+    if ((v.operator === 'window' || v.operator === 'windowJoin') && assigner?.type === 'global' && raw.trigger === undefined) {
+      issues.push({ path: `/vertices/${v.index}/trigger`, message: `a global window never ends, so only a trigger fires it: add "trigger": { "type": "count", "count": n }` });
+    }
+    if (v.operator === 'intervalJoin' && typeof raw.lowerMs === 'number' && typeof raw.upperMs === 'number' && raw.lowerMs > raw.upperMs) {
+      issues.push({ path: `/vertices/${v.index}/upperMs`, message: `must be at least lowerMs (${raw.lowerMs}), got ${raw.upperMs}` });
     }
   }
   return issues;
@@ -396,10 +436,13 @@ function functionIssues(d: Record<string, unknown>): DescriptorIssue[] {
   if (Array.isArray(d.vertices)) {
     d.vertices.forEach((v, i) => {
       if (!isRecord(v)) return;
-      for (const field of ['fn', 'fn1', 'fn2', 'reduce', 'process', 'onTimer'] as const) sources.push({ path: `/vertices/${i}/${field}`, source: v[field] });
+      for (const field of ['fn', 'fn1', 'fn2', 'reduce', 'process', 'onTimer', 'join', 'coGroup'] as const) sources.push({ path: `/vertices/${i}/${field}`, source: v[field] });
       if (isRecord(v.aggregate)) {
         for (const part of ['create', 'add', 'result', 'merge'] as const) sources.push({ path: `/vertices/${i}/aggregate/${part}`, source: v.aggregate[part] });
       }
+      const keyed: [string, unknown][] = [['distinct/key', isRecord(v.distinct) ? v.distinct.key : undefined],
+        ['topN/by', isRecord(v.topN) ? v.topN.by : undefined], ['sort/by', isRecord(v.sort) ? v.sort.by : undefined]];
+      for (const [path, key] of keyed) if (isRecord(key)) sources.push({ path: `/vertices/${i}/${path}/fn`, source: key.fn });
       if (isRecord(v.watermarks) && isRecord(v.watermarks.timestamp)) {
         sources.push({ path: `/vertices/${i}/watermarks/timestamp/fn`, source: v.watermarks.timestamp.fn });
       }

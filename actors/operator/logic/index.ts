@@ -7,8 +7,14 @@ import { elementsSource, generatorSource, nexmarkSource, textFileSource } from '
 import { coMapLogic, coProcessLogic, extremumLogic, filterLogic, flatMapLogic, mapLogic, reduceLogic, sumLogic, unionLogic } from './transforms.ts';
 import { collectSink, discardSink, printSink, textFileSink } from './sinks.ts';
 import type { OperatorLogic, UserFn } from './types.ts';
-import { windowLogic } from './windows.ts';
-import { keyedProcessLogic, type ProcessingTime } from './keyed-process.ts';
+import { windowLogic, type WindowFunction } from './windows.ts';
+import { windowJoinLogic } from './window-join.ts';
+import { intervalJoinLogic } from './interval-join.ts';
+import { broadcastProcessLogic } from './broadcast-process.ts';
+import { eventTimeSortLogic } from './event-time-sort.ts';
+import { builtinWindowAggregate } from './window-functions.ts';
+import { keyedProcessLogic, processLogic, type ProcessingTime } from './keyed-process.ts';
+import type { ResolvedVertex } from '../../../lib/descriptor/types.ts';
 
 export type { Collector, OperatorLogic, UserFn } from './types.ts';
 
@@ -30,11 +36,14 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
   const p = vertex.parallelism;
   const where = `vertex '${vertex.id}'`;
   const source = { splits: splitsFor(subtask, p, task.maxParallelism), splitCount: task.maxParallelism };
+  const keyedBy = (input: 1 | 2) => task.inputs.find((i) => i.partition === 'hash' && (i.input ?? 1) === input)?.key;
   const keyedInput = async (input: 1 | 2 = 1): Promise<(record: unknown) => unknown> => {
-    const key = task.inputs.find((i) => i.partition === 'hash' && (i.input ?? 1) === input)?.key;
+    const key = keyedBy(input);
     if (!key) throw new Error(`${vertex.operator} '${vertex.id}' needs a keyed (hash) input`);
     return keySelector(key, vertex.params, `the key of ${where}`);
   };
+  // Not keyed (windowAll, at parallelism 1): every record under one key.
+  const optionalKey = async (): Promise<(record: unknown) => unknown> => (keyedBy(1) ? keyedInput() : () => 0);
   switch (vertex.operator) {
     case 'source.elements': return elementsSource(vertex.elements, source);
     case 'source.generator': {
@@ -57,19 +66,25 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
       return extremumLogic(vertex.operator, vertex.field, vertex.first ?? true, await keyedInput(), keyed!);
     case 'union': return unionLogic();
     case 'window': {
-      const fn = vertex.reduce !== undefined ? { reduce: await instantiate(vertex.reduce, vertex.params, `${where} reduce`) }
-        : vertex.aggregate !== undefined ? {
-          aggregate: {
-            create: await instantiate(vertex.aggregate.create, vertex.params, `${where} aggregate.create`),
-            add: await instantiate(vertex.aggregate.add, vertex.params, `${where} aggregate.add`),
-            result: await instantiate(vertex.aggregate.result, vertex.params, `${where} aggregate.result`),
-            ...(vertex.aggregate.merge ? { merge: await instantiate(vertex.aggregate.merge, vertex.params, `${where} aggregate.merge`) } : {}),
-          },
-        }
-        : { process: await instantiate(vertex.process!, vertex.params, `${where} process`) };
-      return windowLogic({ assigner: vertex.assigner, fn, allowedLatenessMs: vertex.allowedLatenessMs ?? 0, lateTag: vertex.lateTag },
-        await keyedInput(), keyed!, vertex.name);
+      const settings = { assigner: vertex.assigner, allowedLatenessMs: vertex.allowedLatenessMs ?? 0, lateTag: vertex.lateTag, trigger: vertex.trigger, evictor: vertex.evictor };
+      return windowLogic({ ...settings, fn: await windowFunction(vertex, where) }, await optionalKey(), keyed!, vertex.name, clock);
     }
+    case 'windowJoin': {
+      const fn = vertex.join !== undefined ? { join: await instantiate(vertex.join, vertex.params, `${where} join`) }
+        : { coGroup: await instantiate(vertex.coGroup!, vertex.params, `${where} coGroup`) };
+      return windowJoinLogic({ assigner: vertex.assigner, fn, allowedLatenessMs: vertex.allowedLatenessMs ?? 0, trigger: vertex.trigger },
+        [await keyedInput(1), await keyedInput(2)], keyed!, vertex.name, clock);
+    }
+    case 'intervalJoin': {
+      const { lowerMs, upperMs, lowerExclusive, upperExclusive } = vertex;
+      return intervalJoinLogic({ lowerMs, upperMs, lowerExclusive, upperExclusive }, await instantiate(vertex.fn, vertex.params, where),
+        [await keyedInput(1), await keyedInput(2)], keyed!, vertex.name);
+    }
+    case 'broadcastProcess': {
+      const [fn1, fn2] = [await instantiate(vertex.fn1, vertex.params, `${where} fn1`), await instantiate(vertex.fn2, vertex.params, `${where} fn2`)];
+      return keyedBy(1) ? broadcastProcessLogic(fn1, fn2, await keyedInput(1), keyed!, vertex.name) : broadcastProcessLogic(fn1, fn2, undefined, undefined, vertex.name);
+    }
+    case 'eventTimeSort': return eventTimeSortLogic({ lateTag: vertex.lateTag, subtask, parallelism: p }, vertex.name);
     case 'coProcess':
       return coProcessLogic(
         [await instantiate(vertex.fn1, vertex.params, `${where} fn1`), await instantiate(vertex.fn2, vertex.params, `${where} fn2`)],
@@ -77,9 +92,11 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
     case 'coMap': case 'coFlatMap':
       return coMapLogic(await instantiate(vertex.fn1, vertex.params, `${where} fn1`), await instantiate(vertex.fn2, vertex.params, `${where} fn2`), vertex.operator === 'coFlatMap');
     case 'process': {
-      const onTimer = vertex.onTimer === undefined ? undefined : await instantiate(vertex.onTimer, vertex.params, `${where} onTimer`);
       if (!clock) throw new Error(`process '${vertex.id}' needs the instance's clock for its timers`);
-      return keyedProcessLogic(await instantiate(vertex.fn, vertex.params, where), onTimer, await keyedInput(), keyed!, clock);
+      const fn = await instantiate(vertex.fn, vertex.params, where);
+      if (!keyedBy(1)) return processLogic(fn, clock);
+      const onTimer = vertex.onTimer === undefined ? undefined : await instantiate(vertex.onTimer, vertex.params, `${where} onTimer`);
+      return keyedProcessLogic(fn, onTimer, await keyedInput(), keyed!, clock);
     }
     case 'sink.print': return printSink(vertex.prefix, subtask, p);
     case 'sink.textFile': return textFileSink(vertex.path, subtask, p);
@@ -91,4 +108,29 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
       throw new Error(`unknown operator ${JSON.stringify((never as { operator: string }).operator)}`);
     }
   }
+}
+
+/** A window's function, from whichever of its forms the vertex has. */
+async function windowFunction(vertex: Extract<ResolvedVertex, { operator: 'window' }>, where: string): Promise<WindowFunction> {
+  const { params } = vertex;
+  if (vertex.reduce !== undefined) return { reduce: await instantiate(vertex.reduce, params, `${where} reduce`) };
+  if (vertex.process !== undefined) return { process: await instantiate(vertex.process, params, `${where} process`) };
+  if (vertex.aggregate !== undefined) {
+    const { create, add, result, merge } = vertex.aggregate;
+    return {
+      aggregate: {
+        create: await instantiate(create, params, `${where} aggregate.create`),
+        add: await instantiate(add, params, `${where} aggregate.add`),
+        result: await instantiate(result, params, `${where} aggregate.result`),
+        ...(merge ? { merge: await instantiate(merge, params, `${where} aggregate.merge`) } : {}),
+      },
+    };
+  }
+  const selector = (key: KeySelector, role: string) => keySelector(key, params, `${where} ${role}`);
+  const builtin = vertex.distinct !== undefined
+    ? { distinct: vertex.distinct === true ? true as const : { key: await selector(vertex.distinct.key, 'distinct key') } }
+    : vertex.topN !== undefined
+      ? { topN: { n: vertex.topN.n, by: await selector(vertex.topN.by, 'topN by'), order: vertex.topN.order ?? 'desc' } }
+      : { sort: { ...(vertex.sort!.by ? { by: await selector(vertex.sort!.by, 'sort by') } : {}), order: vertex.sort!.order ?? 'asc' } };
+  return { aggregate: builtinWindowAggregate(builtin, vertex.name) as never, many: true };
 }

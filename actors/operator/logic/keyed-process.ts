@@ -7,7 +7,7 @@
  */
 import { CloudflinkError } from '../../../lib/errors/index.ts';
 import type { KeyedStateBackend, KeyedStateStore, MapState } from '../../../lib/state/index.ts';
-import { TimerHeap } from './timer-heap.ts';
+import { ProcessingTimeAlarm, TimerHeap } from './timer-heap.ts';
 import { describe } from './transforms.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
 
@@ -45,6 +45,19 @@ interface Timer {
 }
 
 const TIMERS = '__timers';
+
+function sideOutput(out: Collector, tag: string, value: unknown, timestamp: number | undefined): void {
+  if (typeof tag !== 'string' || tag === '') throw new CloudflinkError('UDF_FAILED', `ctx.output(tag, value) needs a non-empty string tag, got ${describe(tag)}`);
+  out.emitTo?.(tag, value, timestamp);
+}
+
+function emitAll(results: unknown, out: Collector, timestamp: number | undefined, what: string): void {
+  if (results === undefined || results === null) return;
+  if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
+    throw new CloudflinkError('UDF_FAILED', `${what} must return an array or another iterable, not ${describe(results)}`);
+  }
+  for (const result of results as Iterable<unknown>) out.emit(result, timestamp);
+}
 const STATE_KEY = (domain: TimeDomain, time: number): string => `${domain[0]}${time}`;
 
 export function keyedProcessLogic(
@@ -53,7 +66,7 @@ export function keyedProcessLogic(
   const timers: MapState<string, [TimeDomain, number]> = backend.store.map<string, [TimeDomain, number]>(TIMERS);
   const heaps: Record<TimeDomain, TimerHeap<Timer>> = { event: new TimerHeap(), processing: new TimerHeap() };
   let watermark = Number.NEGATIVE_INFINITY;
-  let wakeAt: number | undefined;
+  const alarm = new ProcessingTimeAlarm(heaps.processing, clock, (now, out) => fire('processing', now, out));
 
   const register = (domain: TimeDomain, time: number): void => {
     if (typeof time !== 'number' || !Number.isFinite(time)) {
@@ -66,7 +79,7 @@ export function keyedProcessLogic(
     if (timers.contains(id)) return;
     timers.put(id, [domain, time]);
     heaps[domain].add({ time, key: backend.currentKey });
-    if (domain === 'processing') wake();
+    if (domain === 'processing') alarm.arm();
   };
 
   const timerService: TimerService = {
@@ -80,19 +93,8 @@ export function keyedProcessLogic(
 
   const context = (key: unknown, timestamp: number | undefined, out: Collector, timeDomain?: TimeDomain): KeyedProcessContext => ({
     key, state: backend.store, timestamp, timerService, ...(timeDomain ? { timeDomain } : {}),
-    output: (tag, value) => {
-      if (typeof tag !== 'string' || tag === '') throw new CloudflinkError('UDF_FAILED', `ctx.output(tag, value) needs a non-empty string tag, got ${describe(tag)}`);
-      out.emitTo?.(tag, value, timestamp);
-    },
+    output: (tag, value) => sideOutput(out, tag, value, timestamp),
   });
-
-  const emitAll = (results: unknown, out: Collector, timestamp: number | undefined, what: string): void => {
-    if (results === undefined || results === null) return;
-    if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
-      throw new CloudflinkError('UDF_FAILED', `${what} must return an array or another iterable, not ${describe(results)}`);
-    }
-    for (const result of results as Iterable<unknown>) out.emit(result, timestamp);
-  };
 
   /** Fires the due timers of one clock: each once, unless it was deleted since it was set. */
   const fire = (domain: TimeDomain, upTo: number, out: Collector): void => {
@@ -104,18 +106,6 @@ export function keyedProcessLogic(
       const timestamp = domain === 'event' ? time : undefined;
       emitAll(onTimer!(time, context(key, timestamp, out, domain)), out, timestamp, 'an onTimer function');
     }
-  };
-
-  /** One clock callback at the earliest processing-time timer; it reschedules itself for the next. */
-  const wake = (): void => {
-    const next = heaps.processing.next;
-    if (next === undefined || (wakeAt !== undefined && wakeAt <= next)) return;
-    wakeAt = next;
-    clock.at(next, (out) => {
-      wakeAt = undefined;
-      fire('processing', clock.now(), out);
-      wake();
-    });
   };
 
   return {
@@ -135,7 +125,40 @@ export function keyedProcessLogic(
         backend.setCurrentKey(key);
         for (const [domain, time] of timers.values()) heaps[domain].add({ time, key });
       }
-      wake();
+      alarm.arm();
+    },
+  };
+}
+
+/**
+ * A process function on a stream that is not keyed (Flink's ProcessFunction): `fn(value, ctx)`
+ * with the record's time, the current watermark and processing time, and side outputs. Keyed
+ * state and timers need a key, so they need keyBy first; the context says so if used.
+ */
+export function processLogic(fn: UserFn, clock: ProcessingTime): OperatorLogic {
+  let watermark = Number.NEGATIVE_INFINITY;
+  const needsKey = (what: string) => (): never => {
+    throw new CloudflinkError('UDF_FAILED', `${what} needs a keyed stream: keyBy(...) before process(), as in Flink`);
+  };
+  const timerService: TimerService = {
+    currentWatermark: () => watermark,
+    currentProcessingTime: () => clock.now(),
+    registerEventTimeTimer: needsKey('a timer'),
+    registerProcessingTimeTimer: needsKey('a timer'),
+    deleteEventTimeTimer: needsKey('a timer'),
+    deleteProcessingTimeTimer: needsKey('a timer'),
+  };
+  return {
+    process(record, out, _input, timestamp) {
+      const context = {
+        timestamp, timerService,
+        get state(): never { return needsKey('keyed state (ctx.state)')(); },
+        output: (tag: string, value: unknown) => sideOutput(out, tag, value, timestamp),
+      };
+      emitAll(fn(record, context), out, timestamp, 'a process function');
+    },
+    onWatermark(next) {
+      watermark = next;
     },
   };
 }

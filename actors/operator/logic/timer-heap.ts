@@ -60,3 +60,31 @@ export class TimerHeap<T extends { time: number }> {
     return top;
   }
 }
+
+/** A clock that calls back: the processing time the instance lends its logic. */
+export interface AlarmClock<Out> {
+  now(): number;
+  at(time: number, callback: (out: Out) => void): void;
+}
+
+/**
+ * Processing-time timers: one clock callback at a time, set for the heap's earliest timer and
+ * set again after each, so a thousand timers cost one pending callback, not a thousand.
+ */
+export class ProcessingTimeAlarm<T extends { time: number }, Out> {
+  private wakeAt?: number;
+
+  constructor(private readonly heap: TimerHeap<T>, private readonly clock: AlarmClock<Out>, private readonly onDue: (now: number, out: Out) => void) {}
+
+  /** Makes sure a callback comes at the earliest timer; call after adding one. */
+  arm(): void {
+    const next = this.heap.next;
+    if (next === undefined || (this.wakeAt !== undefined && this.wakeAt <= next)) return;
+    this.wakeAt = next;
+    this.clock.at(next, (out) => {
+      this.wakeAt = undefined;
+      this.onDue(this.clock.now(), out);
+      this.arm();
+    });
+  }
+}
