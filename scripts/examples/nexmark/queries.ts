@@ -2,13 +2,13 @@
  * Nexmark queries written with the DataStream API, as the benchmark defines them
  * (github.com/nexmark/nexmark, nexmark-flink/src/main/resources/queries/qN.sql). Each takes
  * the stream of generator events and returns the query's result stream; the SQL is in the
- * comment. The windowed ones (q5, q7, q11) need the events in event time: `withEventTime`.
- * q3, q4 and q8 need joins, not built yet.
+ * comment. q4 and the windowed ones (q5, q7, q11) need the events in event time: `withEventTime`.
+ * q8 needs a window join, not built yet.
  */
 import {
-  EventTimeSessionWindows, SlidingEventTimeWindows, TumblingEventTimeWindows, type DataStream, type SingleOutputStreamOperator,
+  EventTimeSessionWindows, SlidingEventTimeWindows, TumblingEventTimeWindows, type DataStream, type ProcessContext, type SingleOutputStreamOperator,
 } from '../../../lib/api/index.ts';
-import type { Bid, NexmarkEvent } from '../../../lib/nexmark/index.ts';
+import type { Auction, Bid, NexmarkEvent, Person } from '../../../lib/nexmark/index.ts';
 
 export interface BidRow { auction: number; bidder: number; price: number; dateTime: number; extra: string }
 
@@ -50,6 +50,142 @@ export function q2(events: DataStream<NexmarkEvent>): DataStream<{ auction: numb
   return bids(events)
     .filter(function everyHundredTwentyThird(bid: BidRow) { return bid.auction % 123 === 0; })
     .map(function auctionAndPrice(bid: BidRow) { return { auction: bid.auction, price: bid.price }; });
+}
+
+export interface SellerRow { id: number; name: string; city: string; state: string }
+export interface LocalItem { name: string; city: string; state: string; id: number }
+
+/**
+ * q3, local item suggestion: the auctions in category 10 whose seller lives in Oregon, Idaho or
+ * California, with the seller's name, city and state. A regular (unwindowed) join on seller =
+ * person id: each side waits in keyed state for the other, whichever comes first. As in Flink
+ * without a state TTL, nothing is ever cleaned up (another person or auction of the key may
+ * always come); only what the result needs is kept: the auction's id, the person's name, city
+ * and state.
+ *
+ *   SELECT P.name, P.city, P.state, A.id
+ *   FROM auction AS A INNER JOIN person AS P on A.seller = P.id
+ *   WHERE A.category = 10 and (P.state = 'OR' OR P.state = 'ID' OR P.state = 'CA');
+ */
+export function q3(events: DataStream<NexmarkEvent>): DataStream<LocalItem> {
+  const auctions = events
+    .filter(function inCategoryTen(event: NexmarkEvent) { return event.type === 'auction' && event.auction.category === 10; })
+    .map(function auctionAndSeller(event: NexmarkEvent) {
+      const { id, seller } = (event as { auction: Auction }).auction;
+      return { id, seller };
+    });
+  const sellers = events
+    .filter(function fromOregonIdahoOrCalifornia(event: NexmarkEvent) {
+      return event.type === 'person' && (event.person.state === 'OR' || event.person.state === 'ID' || event.person.state === 'CA');
+    })
+    .map(function sellerRow(event: NexmarkEvent): SellerRow {
+      const { id, name, city, state } = (event as { person: Person }).person;
+      return { id, name, city, state };
+    });
+  return auctions.connect(sellers)
+    .keyBy<number>('seller', 'id')
+    .process(
+      function auctionMeetsSellers(auction: { id: number; seller: number }, ctx: ProcessContext<number>): LocalItem[] {
+        ctx.state.list<number>('auctions').add(auction.id);
+        return ctx.state.list<SellerRow>('sellers').get().map(({ name, city, state }) => ({ name, city, state, id: auction.id }));
+      },
+      function sellerMeetsAuctions(seller: SellerRow, ctx: ProcessContext<number>): LocalItem[] {
+        ctx.state.list<SellerRow>('sellers').add(seller);
+        return ctx.state.list<number>('auctions').get().map((id) => ({ name: seller.name, city: seller.city, state: seller.state, id }));
+      },
+    );
+}
+
+/** q4's input: an auction's bidding period, or a bid; both carry the auction's id, its key. */
+export type AuctionOrBid =
+  | { kind: 'auction'; auction: number; category: number; dateTime: number; expires: number }
+  | { kind: 'bid'; auction: number; price: number; dateTime: number };
+export interface WinningBid { auction: number; category: number; final: number }
+export interface CategoryAverage { category: number; final: number }
+
+/**
+ * q4, average price for a category: an auction's winning bid is its highest bid made between
+ * its dateTime and its expiry, both inclusive; the result is the average winning bid per
+ * category (Flink's AVG of a BIGINT: the sum over the count, truncated).
+ *
+ *   SELECT Q.category, AVG(Q.final)
+ *   FROM (SELECT MAX(B.price) AS final, A.category
+ *         FROM auction A, bid B
+ *         WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires
+ *         GROUP BY A.id, A.category) Q
+ *   GROUP BY Q.category;
+ *
+ * An updating result, as the SQL's is: a row { category, final } each time a category's average
+ * changes, so the last row of a category is its result over the whole input. The auctions and
+ * bids meet keyed by auction (one stream, since a connected keyed process has no timers); an
+ * auction's winning bid is final when the watermark passes its expiry (an event-time timer),
+ * and then its state goes. A bid may come before its auction (the generator makes bids on
+ * auctions a few ids ahead, and at parallelism > 1 the two come from different subtasks): it
+ * waits until the watermark passes its own time, after which its auction, if it is not here,
+ * was made after the bid, so the bid can never count and goes too.
+ */
+export function q4(events: DataStream<NexmarkEvent>): DataStream<CategoryAverage> {
+  return events
+    .filter(function auctionOrBid(event: NexmarkEvent) { return event.type !== 'person'; })
+    .map(function biddingRow(event: NexmarkEvent): AuctionOrBid {
+      if (event.type === 'auction') {
+        const { id, category, dateTime, expires } = event.auction;
+        return { kind: 'auction', auction: id, category, dateTime, expires };
+      }
+      const { auction, price, dateTime } = (event as { bid: Bid }).bid;
+      return { kind: 'bid', auction, price, dateTime };
+    })
+    .keyBy('auction')
+    .process(function highestBidInTime(row: AuctionOrBid, ctx: ProcessContext<number>): void {
+      const open = ctx.state.value<{ category: number; dateTime: number; expires: number }>('auction');
+      const final = ctx.state.value<number>('final');
+      const early = ctx.state.list<{ price: number; dateTime: number }>('early');
+      if (row.kind === 'auction') {
+        let max = final.value();
+        for (const bid of early.get()) {
+          ctx.timerService.deleteEventTimeTimer(bid.dateTime);
+          if (bid.dateTime >= row.dateTime && bid.dateTime <= row.expires && (max === undefined || bid.price > max)) max = bid.price;
+        }
+        early.clear();
+        if (max !== undefined) final.update(max);
+        open.update({ category: row.category, dateTime: row.dateTime, expires: row.expires });
+        ctx.timerService.registerEventTimeTimer(row.expires);
+        return;
+      }
+      const auction = open.value();
+      if (auction === undefined) {
+        early.add({ price: row.price, dateTime: row.dateTime });
+        ctx.timerService.registerEventTimeTimer(row.dateTime);
+      } else if (row.dateTime >= auction.dateTime && row.dateTime <= auction.expires) {
+        const max = final.value();
+        if (max === undefined || row.price > max) final.update(row.price);
+      }
+    }, {
+      onTimer: function auctionCloses(time: number, ctx: ProcessContext<number>): WinningBid[] {
+        const auction = ctx.state.value<{ category: number; dateTime: number; expires: number }>('auction').value();
+        if (auction === undefined) {
+          // Every event up to `time` is here: a bid of that time or earlier whose auction is not can never count.
+          const early = ctx.state.list<{ price: number; dateTime: number }>('early');
+          const waiting = early.get().filter((bid) => bid.dateTime > time);
+          if (waiting.length === 0) early.clear();
+          else early.update(waiting);
+          return [];
+        }
+        if (time < auction.expires) return [];
+        const final = ctx.state.value<number>('final').value();
+        ctx.state.value('auction').clear();
+        ctx.state.value('final').clear();
+        return final === undefined ? [] : [{ auction: ctx.key, category: auction.category, final }];
+      },
+    })
+    .keyBy('category')
+    .process(function averageWinningBid(winning: WinningBid, ctx: ProcessContext<number>): CategoryAverage[] {
+      const total = ctx.state.value<{ sum: number; count: number }>('total');
+      const sum = (total.value()?.sum ?? 0) + winning.final;
+      const count = (total.value()?.count ?? 0) + 1;
+      total.update({ sum, count });
+      return [{ category: winning.category, final: Math.trunc(sum / count) }];
+    });
 }
 
 /**
@@ -144,8 +280,8 @@ export function q11(events: DataStream<NexmarkEvent>): DataStream<UserSession> {
     });
 }
 
-export const QUERIES = { q0, q1, q2, q5, q7, q11 } as const;
+export const QUERIES = { q0, q1, q2, q3, q4, q5, q7, q11 } as const;
 
-/** The queries that need the events in event time (see withEventTime). */
-export const WINDOWED: readonly QueryName[] = ['q5', 'q7', 'q11'];
+/** The queries that need the events in event time (see withEventTime): q4 for its timers, the others for their windows. */
+export const WINDOWED: readonly QueryName[] = ['q4', 'q5', 'q7', 'q11'];
 export type QueryName = keyof typeof QUERIES;
