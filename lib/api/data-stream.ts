@@ -2,12 +2,15 @@
  * DataStream: a stream of records of type T. Each transformation adds a vertex to the
  * environment's graph and returns the stream it produces; nothing runs until execute().
  */
-import type { KeySelector, OperatorSpec } from '../descriptor/types.ts';
+import type { KeySelector, OperatorSpec, WindowAssigner } from '../descriptor/types.ts';
 import { CloudflinkError } from '../errors/index.ts';
 import { captureFunction, type FunctionRef } from './capture.ts';
 import type { OperatorOptions, StreamExecutionEnvironment, StreamInput, StreamNode } from './environment.ts';
 import { KeyedStream } from './keyed-stream.ts';
 import { connect, type ConnectedStreams } from './connected-streams.ts';
+import { JoinedStreams } from './joins.ts';
+import { CountEvictor, CountTrigger, GlobalWindows, PurgingTrigger, WindowedStream } from './windowed-stream.ts';
+import { hasSideOutputs } from '../descriptor/graph.ts';
 
 export class DataStream<T> {
   constructor(
@@ -60,9 +63,54 @@ export class DataStream<T> {
     return new SingleOutputStreamOperator<T>(this.environment, union);
   }
 
-  /** This stream and `other` into one operator with a function for each (Flink's connect): `.map(fn1, fn2)`, `.flatMap(fn1, fn2)`. */
+  /**
+   * This stream and `other` into one operator with a function for each (Flink's connect):
+   * `.map(fn1, fn2)`, `.flatMap(fn1, fn2)`, `.keyBy(k1, k2).process(fn1, fn2)`; with a broadcast
+   * stream (`rules.broadcast()`), Flink's broadcast state pattern: `.process(fn1, fn2)`.
+   */
   connect<U>(other: DataStream<U>): ConnectedStreams<T, U> {
     return connect(this, other);
+  }
+
+  /** A window join: `a.join(b).where(ka).equalTo(kb).window(assigner).apply((left, right) => ...)`. */
+  join<U>(other: DataStream<U>): JoinedStreams<T, U> {
+    return new JoinedStreams(this, other, 'join');
+  }
+
+  /** A window coGroup: `a.coGroup(b).where(ka).equalTo(kb).window(assigner).apply((lefts, rights, ctx) => ...)`. */
+  coGroup<U>(other: DataStream<U>): JoinedStreams<T, U> {
+    return new JoinedStreams(this, other, 'coGroup');
+  }
+
+  /** Windows over the whole stream, not keyed (Flink's windowAll): one instance, at parallelism 1, sees every record. */
+  windowAll(assigner: WindowAssigner): WindowedStream<T, undefined> {
+    return new WindowedStream<T, undefined>(this, undefined, assigner);
+  }
+
+  /** Windows of `size` records over the whole stream, or the last `size` every `slide` records (Flink's countWindowAll). */
+  countWindowAll(size: number, slide?: number): WindowedStream<T, undefined> {
+    return countWindow(this.windowAll(GlobalWindows.create()), size, slide);
+  }
+
+  /**
+   * A process function on a stream that is not keyed (Flink's ProcessFunction): `fn(value, ctx)`
+   * with `ctx.timestamp`, `ctx.output(tag, value)` and `ctx.timerService`'s clocks; it returns
+   * the records to emit (an iterable), or nothing. Keyed state and timers need keyBy() first.
+   */
+  process<R>(fn: ((value: T, ctx: PlainProcessContext) => Iterable<R> | void) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<R> {
+    const captured = captureFunction(fn, 'process()');
+    return this.transform<R>({ operator: 'process', fn: captured.fn }, captured.name ?? 'process', options);
+  }
+
+  /**
+   * The records in event-time order (a bounded out-of-orderness buffer, per subtask): each waits
+   * until the watermark passes it. Records already behind the watermark go to the side output
+   * `lateTag`, or are dropped. At parallelism 1 the whole stream comes out sorted.
+   */
+  sortByEventTime(options: OperatorOptions & { lateTag?: string } = {}): SingleOutputStreamOperator<T> {
+    const { lateTag, ...operatorOptions } = options;
+    if (lateTag !== undefined && (typeof lateTag !== 'string' || lateTag === '')) throw new CloudflinkError('DESCRIPTOR_INVALID', 'sortByEventTime(): lateTag must be a non-empty string');
+    return this.transform<T>({ operator: 'eventTimeSort', ...(lateTag === undefined ? {} : { lateTag }) }, 'sortByEventTime', operatorOptions);
   }
 
   /** @internal A key as keyBy() takes it, checked, as the descriptor has it. */
@@ -80,9 +128,14 @@ export class DataStream<T> {
     return new DataStream<T>(this.environment, this.node, 'rebalance', this.tag);
   }
 
-  /** Sends every record to every subtask of the next operator. */
+  /** Sends every record to every subtask of the next operator; `connect` it to a stream for Flink's broadcast state pattern. */
   broadcast(): DataStream<T> {
     return new DataStream<T>(this.environment, this.node, 'broadcast', this.tag);
+  }
+
+  /** @internal Whether every record goes to every subtask. */
+  get isBroadcast(): boolean {
+    return this.partition === 'broadcast';
   }
 
   /** Writes each record to the Task Manager's stdout, after `prefix` when given. */
@@ -169,8 +222,8 @@ export class SingleOutputStreamOperator<T> extends DataStream<T> {
   getSideOutput<S = unknown>(tag: string): DataStream<S> {
     if (typeof tag !== 'string' || tag === '') throw new CloudflinkError('DESCRIPTOR_INVALID', 'getSideOutput() expects a non-empty tag');
     const { operator } = this.node.spec;
-    if (operator !== 'process' && operator !== 'coProcess' && operator !== 'window') {
-      throw new CloudflinkError('DESCRIPTOR_INVALID', `getSideOutput('${tag}'): ${operator} has no side outputs; process functions and windows (late data) have`);
+    if (!hasSideOutputs(operator)) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `getSideOutput('${tag}'): ${operator} has no side outputs; process functions, joins and windows (late data) have`);
     }
     return new DataStream<S>(this.environment, this.node, undefined, tag);
   }
@@ -220,6 +273,20 @@ export class SingleOutputStreamOperator<T> extends DataStream<T> {
     this.node.chaining = 'startNewChain';
     return this;
   }
+}
+
+/** What a process function on a stream that is not keyed sees besides the record. */
+export interface PlainProcessContext {
+  /** The record's event time; undefined without event time. */
+  timestamp: number | undefined;
+  output(tag: string, value: unknown): void;
+  timerService: { currentWatermark(): number; currentProcessingTime(): number };
+}
+
+/** Flink's countWindow: `size` records per window (purged as it fires), or the last `size` every `slide`. */
+export function countWindow<T, K>(windows: WindowedStream<T, K>, size: number, slide?: number): WindowedStream<T, K> {
+  if (slide === undefined) return windows.trigger(PurgingTrigger.of(CountTrigger.of(size)));
+  return windows.evictor(CountEvictor.of(size)).trigger(CountTrigger.of(slide));
 }
 
 /** The end of a pipeline. */

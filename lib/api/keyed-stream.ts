@@ -3,10 +3,12 @@
  * key travels on the `hash` edge into each of them.
  */
 import type { KeySelector, WindowAssigner } from '../descriptor/types.ts';
-import { WindowedStream } from './windowed-stream.ts';
+import { GlobalWindows, WindowedStream } from './windowed-stream.ts';
 import { CloudflinkError } from '../errors/index.ts';
 import { captureFunction, type FunctionRef } from './capture.ts';
-import type { DataStream, SingleOutputStreamOperator } from './data-stream.ts';
+import { countWindow, type DataStream, type SingleOutputStreamOperator } from './data-stream.ts';
+import { BroadcastConnectedStream, connect } from './connected-streams.ts';
+import { IntervalJoin } from './joins.ts';
 import type { OperatorOptions } from './environment.ts';
 import type { KeyedStateStore } from '../state/types.ts';
 
@@ -38,7 +40,8 @@ export class KeyedStream<T, K = unknown> {
   /** Never set: keeps K in the type so streams keyed differently stay distinct. */
   declare readonly keyType?: K;
 
-  constructor(private readonly input: DataStream<T>, readonly key: KeySelector) {}
+  /** @internal */
+  constructor(readonly input: DataStream<T>, readonly key: KeySelector) {}
 
   /** Emits the running result per key: `fn(accumulated, next)` for each record after the key's first. */
   reduce(fn: ((a: T, b: T) => T) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<T> {
@@ -51,9 +54,33 @@ export class KeyedStream<T, K = unknown> {
     return this.keyed({ operator: 'sum', field: fieldOf('sum', field) }, 'sum', options);
   }
 
-  /** Cuts each key's records into event-time windows: `TumblingEventTimeWindows.of(ms)`, `SlidingEventTimeWindows.of(size, slide)`. */
+  /**
+   * Cuts each key's records into windows: `TumblingEventTimeWindows.of(ms)`,
+   * `SlidingEventTimeWindows.of(size, slide)`, `EventTimeSessionWindows.withGap(ms)`, their
+   * processing-time twins, or `GlobalWindows.create()` with a trigger.
+   */
   window(assigner: WindowAssigner): WindowedStream<T, K> {
     return new WindowedStream<T, K>(this.input, this.key, assigner);
+  }
+
+  /** Windows of `size` records per key, or each key's last `size` records every `slide` of them (Flink's countWindow). */
+  countWindow(size: number, slide?: number): WindowedStream<T, K> {
+    return countWindow(this.window(GlobalWindows.create()), size, slide);
+  }
+
+  /** Joins with another keyed stream by event time: `.between(lowerMs, upperMs).process((left, right, ctx) => ...)`. */
+  intervalJoin<U>(other: KeyedStream<U, K>): IntervalJoin<T, U, K> {
+    if (!(other instanceof KeyedStream)) throw new CloudflinkError('DESCRIPTOR_INVALID', 'intervalJoin() expects another keyed stream: other.keyBy(...)');
+    return new IntervalJoin<T, U, K>(this.input, other.input, this.key, other.key);
+  }
+
+  /** With a broadcast stream (`rules.broadcast()`): Flink's keyed broadcast state pattern, `.process(fn1, fn2)`. */
+  connect<U>(other: DataStream<U>): BroadcastConnectedStream<T, U, K> {
+    if (other?.isBroadcast !== true) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', 'keyBy(...).connect(other): a keyed stream connects to a broadcast stream, other.broadcast(); to connect two streams keyed alike, use a.connect(b).keyBy(k1, k2)');
+    }
+    connect(this.input, other);
+    return new BroadcastConnectedStream<T, U, K>(this.input, other, this.key);
   }
 
   /** Emits, per key, the key's first record with `field` set to the smallest value so far (Flink's min). */

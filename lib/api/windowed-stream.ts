@@ -1,9 +1,10 @@
 /**
- * WindowedStream: a keyed stream cut into event-time windows (Flink's
- * `keyBy(...).window(...)`), then reduced or processed per window. Its source needs event
- * time: `assignTimestampsAndWatermarks(...)`.
+ * WindowedStream: a stream cut into windows, then reduced, aggregated or processed per window.
+ * Keyed (Flink's `keyBy(...).window(...)`), each key has its own windows and they run in
+ * parallel; not keyed (`windowAll(...)`), one instance sees every record. Event-time windows
+ * need a source with event time: `assignTimestampsAndWatermarks(...)`.
  */
-import type { KeySelector, WindowAssigner, WindowVertex } from '../descriptor/types.ts';
+import type { CountEvictor as CountEvictorSpec, CountTrigger as CountTriggerSpec, KeySelector, SortOrder, WindowAssigner, WindowBuiltins, WindowVertex } from '../descriptor/types.ts';
 import { CloudflinkError } from '../errors/index.ts';
 import { captureFunction, type FunctionRef } from './capture.ts';
 import type { DataStream, SingleOutputStreamOperator } from './data-stream.ts';
@@ -17,10 +18,11 @@ export interface TimeWindow {
 
 export interface WindowContext<K> {
   key: K;
+  /** A global window's is { start: -Infinity, end: Infinity }. */
   window: TimeWindow;
 }
 
-/** Windows of `sizeMs`, one after another, aligned to the epoch plus `offsetMs`. */
+/** Windows of `sizeMs`, one after another, aligned to the epoch plus `offsetMs`, on event time. */
 export const TumblingEventTimeWindows = {
   of(sizeMs: number, offsetMs?: number): WindowAssigner {
     positive(sizeMs, 'TumblingEventTimeWindows.of(): the size');
@@ -45,11 +47,87 @@ export const EventTimeSessionWindows = {
   },
 };
 
+/** Tumbling windows on the Task Manager's clock: a record belongs to the window of the moment it arrives. */
+export const TumblingProcessingTimeWindows = {
+  of(sizeMs: number, offsetMs?: number): WindowAssigner {
+    positive(sizeMs, 'TumblingProcessingTimeWindows.of(): the size');
+    return { type: 'tumbling', sizeMs, ...offset(offsetMs), time: 'processing' };
+  },
+};
+
+/** Sliding windows on the Task Manager's clock. */
+export const SlidingProcessingTimeWindows = {
+  of(sizeMs: number, slideMs: number, offsetMs?: number): WindowAssigner {
+    positive(sizeMs, 'SlidingProcessingTimeWindows.of(): the size');
+    positive(slideMs, 'SlidingProcessingTimeWindows.of(): the slide');
+    return { type: 'sliding', sizeMs, slideMs, ...offset(offsetMs), time: 'processing' };
+  },
+};
+
+/** Sessions on the Task Manager's clock: a key's window closes `gapMs` after its last record arrived. */
+export const ProcessingTimeSessionWindows = {
+  withGap(gapMs: number): WindowAssigner {
+    positive(gapMs, 'ProcessingTimeSessionWindows.withGap(): the gap');
+    return { type: 'session', gapMs, time: 'processing' };
+  },
+};
+
+/** One window per key that never ends: only a trigger fires it (`trigger(CountTrigger.of(n))`). */
+export const GlobalWindows = {
+  create(): WindowAssigner {
+    return { type: 'global' };
+  },
+};
+
+/** Fires a window each time `count` records came into it since it last fired, instead of when its time passes. */
+export const CountTrigger = {
+  of(count: number): CountTriggerSpec {
+    atLeastOne(count, 'CountTrigger.of()');
+    return { type: 'count', count };
+  },
+};
+
+/** A trigger that drops the window's contents each time it fires. */
+export const PurgingTrigger = {
+  of(trigger: CountTriggerSpec): CountTriggerSpec {
+    if (trigger?.type !== 'count') throw new CloudflinkError('DESCRIPTOR_INVALID', 'PurgingTrigger.of() expects a CountTrigger.of(n)');
+    return { ...trigger, purge: true };
+  },
+};
+
+/** Keeps only a window's last `count` records; the window's function sees those. */
+export const CountEvictor = {
+  of(count: number): CountEvictorSpec {
+    atLeastOne(count, 'CountEvictor.of()');
+    return { type: 'count', count };
+  },
+};
+
+/** A field name, an array index, or a function of the record, as keyBy() takes it. */
+export type FieldOrFunction<T> = keyof T | number | ((value: T) => unknown) | FunctionRef;
+
 export class WindowedStream<T, K = unknown> {
   private lateness = 0;
   private lateTag?: string;
+  private windowTrigger?: CountTriggerSpec;
+  private windowEvictor?: CountEvictorSpec;
 
-  constructor(private readonly input: DataStream<T>, private readonly key: KeySelector, private readonly assigner: WindowAssigner) {}
+  /** Without `key`, the windows are not keyed (windowAll): one instance, at parallelism 1. */
+  constructor(private readonly input: DataStream<T>, private readonly key: KeySelector | undefined, private readonly assigner: WindowAssigner) {}
+
+  /** Fires by count instead of by time: `CountTrigger.of(n)`, or `PurgingTrigger.of(CountTrigger.of(n))` to drop what fired. */
+  trigger(trigger: CountTriggerSpec): this {
+    if (trigger?.type !== 'count') throw new CloudflinkError('DESCRIPTOR_INVALID', 'trigger() expects CountTrigger.of(n) or PurgingTrigger.of(CountTrigger.of(n))');
+    this.windowTrigger = { ...trigger };
+    return this;
+  }
+
+  /** Keeps only each window's last records: `CountEvictor.of(n)`. The window then stores its records, whatever the function. */
+  evictor(evictor: CountEvictorSpec): this {
+    if (evictor?.type !== 'count') throw new CloudflinkError('DESCRIPTOR_INVALID', 'evictor() expects CountEvictor.of(n)');
+    this.windowEvictor = { ...evictor };
+    return this;
+  }
 
   /** How long after a window fired it still takes late records, firing again with each. */
   allowedLateness(ms: number): this {
@@ -97,16 +175,50 @@ export class WindowedStream<T, K = unknown> {
     return this.window<R>({ process: captured.fn }, captured.name ?? 'window', options);
   }
 
-  private window<R>(fn: Pick<WindowVertex, 'reduce' | 'aggregate' | 'process'>, name: string, options?: OperatorOptions): SingleOutputStreamOperator<R> {
+  /** Each distinct record of the window once, the first that came: whole records compared, or by `key`. */
+  distinct(key?: FieldOrFunction<T>, options?: OperatorOptions): SingleOutputStreamOperator<T> {
+    return this.window<T>({ distinct: key === undefined ? true : { key: this.input.keySelectorOf(key) } }, 'distinct', options);
+  }
+
+  /** The window's `n` records with the largest `by` (or smallest, with order 'asc'), in rank order. */
+  topN(n: number, by: FieldOrFunction<T>, order: SortOrder = 'desc', options?: OperatorOptions): SingleOutputStreamOperator<T> {
+    atLeastOne(n, 'topN(n)');
+    return this.window<T>({ topN: { n, by: this.input.keySelectorOf(by), order: sortOrder(order, 'topN()') } }, 'topN', options);
+  }
+
+  /** All the window's records sorted by `by`, or by event time when `by` is absent. */
+  sortBy(by?: FieldOrFunction<T>, order: SortOrder = 'asc', options?: OperatorOptions): SingleOutputStreamOperator<T> {
+    return this.window<T>({ sort: { ...(by === undefined ? {} : { by: this.input.keySelectorOf(by) }), order: sortOrder(order, 'sortBy()') } }, 'sortBy', options);
+  }
+
+  private window<R>(fn: Pick<WindowVertex, 'reduce' | 'aggregate' | 'process'> | WindowBuiltins, name: string, options?: OperatorOptions): SingleOutputStreamOperator<R> {
     const spec: WindowVertex = {
       operator: 'window',
       assigner: { ...this.assigner },
       ...fn,
+      ...(this.windowTrigger ? { trigger: this.windowTrigger } : {}),
+      ...(this.windowEvictor ? { evictor: this.windowEvictor } : {}),
       ...(this.lateness > 0 ? { allowedLatenessMs: this.lateness } : {}),
       ...(this.lateTag === undefined ? {} : { lateTag: this.lateTag }),
     };
-    return this.input.transform<R>(spec, name, options, { partition: 'hash', key: this.key });
+    if (this.assigner.type === 'global' && this.windowTrigger === undefined) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', 'a GlobalWindows window never ends, so only a trigger fires it: add .trigger(CountTrigger.of(n))');
+    }
+    if (this.key !== undefined) return this.input.transform<R>(spec, name, options, { partition: 'hash', key: this.key });
+    if (options?.parallelism !== undefined && options.parallelism !== 1) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `windowAll(): one instance sees every record, so its parallelism is 1, not ${options.parallelism}; keyBy() first to window in parallel`);
+    }
+    return this.input.transform<R>(spec, name, { ...options, parallelism: 1 });
   }
+}
+
+function sortOrder(order: unknown, role: string): SortOrder {
+  if (order !== 'asc' && order !== 'desc') throw new CloudflinkError('DESCRIPTOR_INVALID', `${role}: the order is 'asc' or 'desc', not ${String(order)}`);
+  return order;
+}
+
+function atLeastOne(count: number, role: string): void {
+  if (!Number.isInteger(count) || count < 1) throw new CloudflinkError('DESCRIPTOR_INVALID', `${role} expects a whole number, at least 1; got ${count}`);
 }
 
 function positive(ms: number, role: string): void {
