@@ -123,7 +123,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   /** Builds the operator, restores its state, and subscribes to its input channels; nothing flows until `start`. */
   async initialize(): Promise<void> {
     const { system, subjects, task } = this.options;
-    if (isKeyed(task.vertex.operator) || task.inputs.some((input) => input.partition === 'hash')) {
+    // A window not keyed (windowAll) keeps its windows as keyed state too, all under one key.
+    if (isKeyed(task.vertex.operator) || task.vertex.operator === 'window' || task.inputs.some((input) => input.partition === 'hash')) {
       this.keyed = new KeyedStateBackend({
         maxParallelism: task.maxParallelism,
         range: keyGroupRangeFor(task.subtask, task.vertex.parallelism, task.maxParallelism),

@@ -123,6 +123,14 @@ function describeError(e: ErrorObject): DescriptorIssue | null {
       return isRecord(e.data) ? at(oneOfMessage(e)) : null;
     case 'enum':
       return at(enumMessage(e));
+    case 'const':
+      return at(`must be ${show(params.allowedValue)} (got ${show(e.data)})`);
+    case 'false schema': {
+      const property = e.instancePath.slice(e.instancePath.lastIndexOf('/') + 1);
+      return at(/\/assigner\/[^/]+$/.test(e.instancePath)
+        ? `a 'global' assigner takes no '${property}': it has no size, slide, offset, gap or time`
+        : `'${property}' does not apply here`);
+    }
     case 'type':
       if (e.instancePath === '') return at(`the job descriptor must be a JSON object or msgpack map (got ${kindOf(e.data)})`);
       if (e.parentSchema === schema.$defs.userFunction) {

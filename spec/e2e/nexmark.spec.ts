@@ -34,6 +34,7 @@ const RUNS: Record<QueryName, { events: number; config: NexmarkConfig }> = {
   q4: { events: 60_000, config: { firstEventRate: 1_000 } },
   q5: { events: 60_000, config: { firstEventRate: 1_000 } },
   q7: { events: 60_000, config: { firstEventRate: 1_000 } },
+  q8: { events: 60_000, config: { firstEventRate: 1_000 } },
   q11: { events: 60_000, config: { firstEventRate: 1_000 } },
 };
 
@@ -119,6 +120,7 @@ function expectedLines(query: QueryName, events: readonly NexmarkEvent[]): strin
     case 'q4': return lines(reference.q4(events));
     case 'q5': return lines(reference.q5(events));
     case 'q7': return without(reference.q7(events), q7BetweenQuirkRows(events));
+    case 'q8': return lines(reference.q8(events));
     case 'q11': return lines(reference.q11(events));
     default: { const never: never = query; throw new Error(`no reference for ${String(never)}`); }
   }
@@ -132,7 +134,7 @@ describe('Nexmark queries on a cluster of real processes, against the plain-loop
   // 2 TMs × 2 slots: a job of parallelism 4 takes them all.
   useProcessCluster('nexmark', 2, 2, (started) => ({ nats, cluster, client } = started));
 
-  it('(the runs) give every windowed query several windows, q7 a row per window, q2 some rows, q3 and q4 rows and early bids, q0 fewer rows than the collect limit', () => {
+  it('(the runs) give every windowed query several windows, q7 a row per window, q2 some rows, q3, q4 and q8 rows and early bids, q0 fewer rows than the collect limit', () => {
     for (const query of WINDOWED) {
       const { events, config } = RUNS[query];
       const times = bidsOf(eventsOf(events, config)).map((bid) => bid.dateTime);
@@ -143,6 +145,7 @@ describe('Nexmark queries on a cluster of real processes, against the plain-loop
     expect(reference.q2(eventsOf(RUNS.q2.events, RUNS.q2.config)).length, 'q2 selects some bids').to.be.greaterThan(0);
     expect(bidsOf(eventsOf(RUNS.q0.events, RUNS.q0.config)).length, 'q0 rows under the collect limit').to.be.below(100_000);
     expect(reference.q3(eventsOf(RUNS.q3.events, RUNS.q3.config)).length, 'q3 joins some auctions').to.be.at.least(100);
+    expect(reference.q8(eventsOf(RUNS.q8.events, RUNS.q8.config)).length, 'q8 finds new users').to.be.at.least(100);
     const q4 = eventsOf(RUNS.q4.events, RUNS.q4.config);
     expect(reference.q4(q4).length, 'q4 categories').to.equal(5);
     expect(bidsBeforeTheirAuction(q4), 'q4 bids that come before their auction').to.be.greaterThan(0);

@@ -88,12 +88,6 @@ function onlyIssue(input: unknown, path: string, message: RegExp): void {
   expect(issues[0]!.message).to.match(message);
 }
 
-/**
- * A case the validator gets wrong today (the comment above each says how): the spec states what it should
- * do, and stays pending until it does. Make it `it` to see them fail.
- */
-const engineProblem = it.skip;
-
 const uncompilable = /^the user function does not compile: SyntaxError: /;
 const unknownProperty = (operator: string, takes: string): RegExp => new RegExp(`^unknown property for operator '${operator}'; it takes: .*${takes}$`);
 
@@ -230,22 +224,17 @@ describe('windows, joins, broadcast state and event-time sort in a descriptor', 
           '/vertices/1/aggregate/finish', /^unknown property; expected one of: create, add, result, merge$/);
       });
 
-      it('rejects distinct as an object without a key, at distinct', () => {
-        expect(issuesOf(oneInput(window({ distinct: {} }))).map((i) => i.path)).to.deep.equal(['/vertices/1/distinct']);
-        expect(issuesOf(oneInput(window({ distinct: { key: { field: 'page' }, first: true } }))).map((i) => i.path)).to.deep.equal(['/vertices/1/distinct']);
+      it('rejects distinct as an object without a key, or with more, at the key or the property', () => {
+        onlyIssue(oneInput(window({ distinct: {} })), '/vertices/1/distinct/key', /^is required$/);
+        onlyIssue(oneInput(window({ distinct: { key: { field: 'page' }, first: true } })), '/vertices/1/distinct/first', /^unknown property; expected one of: key$/);
       });
 
-      // Today: "must match exactly one schema in oneOf".
-      engineProblem('says what distinct takes when it is an object without a key', () => {
-        onlyIssue(oneInput(window({ distinct: {} })), '/vertices/1/distinct', /true.*\{ ?"key"/);
+      it('rejects distinct that is neither true nor an object, at distinct', () => {
+        onlyIssue(oneInput(window({ distinct: false })), '/vertices/1/distinct', /^must be true \(got false\)$/);
+        for (const distinct of ['yes', 1, null]) {
+          onlyIssue(oneInput(window({ distinct })), '/vertices/1/distinct', /^must be a boolean or an object \(got .*\)$/);
+        }
       });
-
-      // Today: accepted, as a oneOf on a non-object is dropped (validate.ts describeError, case 'oneOf').
-      for (const distinct of [false, 'yes', 1, null]) {
-        engineProblem(`rejects distinct: ${JSON.stringify(distinct)}, at distinct`, () => {
-          onlyIssue(oneInput(window({ distinct })), '/vertices/1/distinct', /true.*\{ ?"key"/);
-        });
-      }
     });
 
     describe('its assigner', () => {
@@ -267,8 +256,7 @@ describe('windows, joins, broadcast state and event-time sort in a descriptor', 
         }
       });
 
-      // Today: "boolean schema is false".
-      engineProblem('says a global assigner takes no time (nor size, slide, offset or gap)', () => {
+      it('says a global assigner takes no time (nor size, slide, offset or gap)', () => {
         onlyIssue(oneInput(window({ assigner: { type: 'global', time: 'processing' }, trigger: { type: 'count', count: 2 } })),
           '/vertices/1/assigner/time', /global/);
       });
@@ -304,8 +292,7 @@ describe('windows, joins, broadcast state and event-time sort in a descriptor', 
           onlyIssue(oneInput(window({ [field]: { type: 'time', count: 1 } })), `/vertices/1/${field}/type`, /./);
         });
 
-        // Today: "must be equal to constant", which names neither the value expected nor the one given.
-        engineProblem(`says ${field === 'trigger' ? 'a' : 'an'} ${field} type must be 'count'`, () => {
+        it(`says ${field === 'trigger' ? 'a' : 'an'} ${field} type must be 'count'`, () => {
           onlyIssue(oneInput(window({ [field]: { type: 'time', count: 1 } })), `/vertices/1/${field}/type`, /'count'.*'time'/);
         });
       }
