@@ -64,7 +64,7 @@ function options(): Options {
   // The output check needs every key to get the same number of events.
   if (checkpointing.events % checkpointing.keys !== 0) fail(`--events (${checkpointing.events}) must be a multiple of --keys (${checkpointing.keys})`);
   if (checkpointing.recoveryEvents % 1000 !== 0) fail(`--recovery-events must be a multiple of 1000, its keys`);
-  const nexmark: NexmarkBenchOptions = { events: number('nexmark-events', { min: 1000 }), queries: ['q0', 'q1', 'q2', 'q5', 'q7', 'q11'], parallelisms: [1, 2] };
+  const nexmark: NexmarkBenchOptions = { events: number('nexmark-events', { min: 1000 }), queries: ['q0', 'q1', 'q2', 'q3', 'q4', 'q5', 'q7', 'q8', 'q11'], parallelisms: [1, 2] };
   const latency: LatencyOptions = { seconds: number('latency-seconds'), maxEvents: number('max-events', { min: 1000 }), keys: 1000 };
   const backpressure: BackpressureOptions = {
     rate: number('rate', { min: 100 }), seconds: number('seconds'), slowShare: 0.01, recordBytes: number('record-bytes', { min: 20 }),

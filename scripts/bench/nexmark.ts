@@ -1,5 +1,5 @@
 /**
- * Nexmark q0–q2 on a cluster, in events per second per core, next to a plain loop and an
+ * Nexmark queries on a cluster, in events per second per core, next to a plain loop and an
  * RxJS pipeline doing the same work on the same generated events in this process, and next
  * to Flink's published per-core figures. Every run's result count is checked against the
  * plain loop's.
@@ -173,10 +173,93 @@ const PLAIN: Record<QueryName, Work> = {
   q0: (events) => plainLoop(events, (bid) => bid),
   q1: (events) => plainLoop(events, (bid) => ({ ...bid, price: (bid.price * 908) / 1000 })),
   q2: (events) => plainLoop(events, (bid) => (bid.auction % 123 === 0 ? { auction: bid.auction, price: bid.price } : undefined)),
+  q3: plainLocalItems,
+  q4: plainWinningBids,
   q5: plainHotItems,
   q7: plainHighestBids,
+  q8: plainNewUsers,
   q11: plainSessions,
 };
+
+/** q3 in one loop: a join of category-10 auctions and OR/ID/CA sellers, each side kept for the other. */
+function plainLocalItems(events: number): number {
+  const generate = nexmarkEventGenerator();
+  const auctionsBySeller = new Map<number, number[]>();
+  const sellersById = new Map<number, { name: string; city: string; state: string }[]>();
+  let results = 0;
+  for (let i = 0; i < events; i++) {
+    const event = generate(i);
+    if (event.type === 'auction' && event.auction.category === 10) {
+      const { id, seller } = event.auction;
+      let ids = auctionsBySeller.get(seller);
+      if (!ids) auctionsBySeller.set(seller, (ids = []));
+      ids.push(id);
+      for (const person of sellersById.get(seller) ?? []) {
+        lastRow = { ...person, id };
+        results++;
+      }
+    } else if (event.type === 'person' && (event.person.state === 'OR' || event.person.state === 'ID' || event.person.state === 'CA')) {
+      const { id, name, city, state } = event.person;
+      let people = sellersById.get(id);
+      if (!people) sellersById.set(id, (people = []));
+      people.push({ name, city, state });
+      for (const auction of auctionsBySeller.get(id) ?? []) {
+        lastRow = { name, city, state, id: auction };
+        results++;
+      }
+    }
+  }
+  return results;
+}
+
+/** q4 in one loop: each auction's highest bid in its bidding period, then a running average per category (a row per auction that has one). */
+function plainWinningBids(events: number): number {
+  const generate = nexmarkEventGenerator();
+  const auctions = new Map<number, { category: number; dateTime: number; expires: number }>();
+  const bids: { auction: number; price: number; dateTime: number }[] = [];
+  for (let i = 0; i < events; i++) {
+    const event = generate(i);
+    if (event.type === 'auction') auctions.set(event.auction.id, event.auction);
+    else if (event.type === 'bid') bids.push(event.bid);
+  }
+  const winning = new Map<number, { category: number; final: number }>();
+  for (const bid of bids) {
+    const auction = auctions.get(bid.auction);
+    if (!auction || bid.dateTime < auction.dateTime || bid.dateTime > auction.expires) continue;
+    const current = winning.get(bid.auction);
+    if (!current) winning.set(bid.auction, { category: auction.category, final: bid.price });
+    else if (bid.price > current.final) current.final = bid.price;
+  }
+  const totals = new Map<number, { sum: number; count: number }>();
+  for (const { category, final } of winning.values()) {
+    const total = totals.get(category) ?? { sum: 0, count: 0 };
+    total.sum += final;
+    total.count++;
+    totals.set(category, total);
+    lastRow = { category, final: Math.trunc(total.sum / total.count) };
+  }
+  return winning.size;
+}
+
+/** q8 in one loop: the people who joined and opened an auction in the same tumbling 10 s window. */
+function plainNewUsers(events: number): number {
+  const generate = nexmarkEventGenerator();
+  const sellers = new Set<string>();
+  const people: { id: number; name: string; starttime: number }[] = [];
+  for (let i = 0; i < events; i++) {
+    const event = generate(i);
+    if (event.type === 'auction') sellers.add(`${event.auction.seller}@${event.auction.dateTime - (event.auction.dateTime % 10_000)}`);
+    else if (event.type === 'person') people.push({ id: event.person.id, name: event.person.name, starttime: event.person.dateTime - (event.person.dateTime % 10_000) });
+  }
+  const seen = new Set<string>();
+  for (const person of people) {
+    const group = `${person.id}@${person.starttime}/${person.name}`;
+    if (seen.has(group) || !sellers.has(`${person.id}@${person.starttime}`)) continue;
+    seen.add(group);
+    lastRow = person;
+  }
+  return seen.size;
+}
 
 /** q11 in one loop: each bidder's bid times, cut into sessions where 10 s pass without a bid. */
 function plainSessions(events: number): number {
@@ -298,9 +381,11 @@ export function formatNexmarkReport(report: NexmarkReport): string {
     'events/s/core: divided by the cores used (the parallelism; 1 for the loops); events/CPU s: over the Task Managers\' measured CPU seconds.',
     '× plain: per core, against the plain loop of the same query in this process; × Flink/core: against Flink\'s published',
     `  per-core figure (${Object.entries(FLINK_PER_CORE).map(([q, n]) => `${q} ≈ ${Math.round(n! / 1000)} K`).join(', ')} events/s/core, on server cores).`,
-    'q0–q2 are chained end to end (source → filter → map → …): no record crosses a network. q5 and q7 key their windows,',
-    '  so bids cross between subtasks (over NATS between the Task Managers at p=2); q7 gathers each window in one subtask.',
-    'results: rows out, checked against the loop. RxJS runs the stateless queries; the windowed ones have the loop only.',
+    'q0–q2 are chained end to end (source → filter → map → …): no record crosses a network. The others key their state:',
+    '  q3 a join, q4 timers per auction, q5 and q11 windows, q8 a window coGroup; records cross between subtasks (over NATS',
+    '  between the Task Managers at p=2); q7 is a windowAll, so each window meets in one subtask.',
+    'results: rows out, checked against the loop (q4: a row per auction with a winning bid, the running average of its',
+    '  category). RxJS runs the stateless queries; the stateful ones have the loop only.',
     ...report.rows.filter((r) => r.cpuSeconds).map((r) => `${r.query} ${r.system}: Task Manager CPU seconds ${formatCpu(r.cpuSeconds!)}`),
     ''].join('\n');
 }
