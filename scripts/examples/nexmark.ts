@@ -3,7 +3,7 @@
  *
  *   npx cloudflink run scripts/examples/nexmark.ts --embedded --wait --param query=q2 --param events=1000000
  *
- * params: `query` (q0, q1, q2, q3, q4, q5, q7 or q11; default q1), `events` (default 1000000), `rate` (events per
+ * params: `query` (q0, q1, q2, q3, q4, q5, q7, q8 or q11; default q1), `events` (default 1000000), `rate` (events per
  * second over all subtasks; default unlimited), `output` (a file or directory of text lines;
  * default: discard, as the benchmark does; `print` prints). The queries are in
  * nexmark/queries.ts, each with its SQL.
