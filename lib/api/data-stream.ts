@@ -73,22 +73,22 @@ export class DataStream<T> {
   }
 
   /** A window join: `a.join(b).where(ka).equalTo(kb).window(assigner).apply((left, right) => ...)`. */
-  join<U>(other: DataStream<U>): JoinedStreams<T, U> {
+  join<U>(other: DataStream<U>): JoinedStreams<T, U, 'join'> {
     return new JoinedStreams(this, other, 'join');
   }
 
   /** A window coGroup: `a.coGroup(b).where(ka).equalTo(kb).window(assigner).apply((lefts, rights, ctx) => ...)`. */
-  coGroup<U>(other: DataStream<U>): JoinedStreams<T, U> {
+  coGroup<U>(other: DataStream<U>): JoinedStreams<T, U, 'coGroup'> {
     return new JoinedStreams(this, other, 'coGroup');
   }
 
   /** Windows over the whole stream, not keyed (Flink's windowAll): one instance, at parallelism 1, sees every record. */
-  windowAll(assigner: WindowAssigner): WindowedStream<T, undefined> {
-    return new WindowedStream<T, undefined>(this, undefined, assigner);
+  windowAll(assigner: WindowAssigner): WindowedStream<T, null> {
+    return new WindowedStream<T, null>(this, undefined, assigner);
   }
 
   /** Windows of `size` records over the whole stream, or the last `size` every `slide` records (Flink's countWindowAll). */
-  countWindowAll(size: number, slide?: number): WindowedStream<T, undefined> {
+  countWindowAll(size: number, slide?: number): WindowedStream<T, null> {
     return countWindow(this.windowAll(GlobalWindows.create()), size, slide);
   }
 
@@ -223,7 +223,7 @@ export class SingleOutputStreamOperator<T> extends DataStream<T> {
     if (typeof tag !== 'string' || tag === '') throw new CloudflinkError('DESCRIPTOR_INVALID', 'getSideOutput() expects a non-empty tag');
     const { operator } = this.node.spec;
     if (!hasSideOutputs(operator)) {
-      throw new CloudflinkError('DESCRIPTOR_INVALID', `getSideOutput('${tag}'): ${operator} has no side outputs; process functions, joins and windows (late data) have`);
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `getSideOutput('${tag}'): ${operator} has no side outputs; process functions, interval joins, broadcast process functions, and windows and sorts (their late data) have`);
     }
     return new DataStream<S>(this.environment, this.node, undefined, tag);
   }
@@ -285,6 +285,9 @@ export interface PlainProcessContext {
 
 /** Flink's countWindow: `size` records per window (purged as it fires), or the last `size` every `slide`. */
 export function countWindow<T, K>(windows: WindowedStream<T, K>, size: number, slide?: number): WindowedStream<T, K> {
+  for (const [name, count] of [['size', size], ['slide', slide ?? 1]] as const) {
+    if (!Number.isInteger(count) || count < 1) throw new CloudflinkError('DESCRIPTOR_INVALID', `countWindow(${size}${slide === undefined ? '' : `, ${slide}`}): the ${name} must be a whole number, at least 1`);
+  }
   if (slide === undefined) return windows.trigger(PurgingTrigger.of(CountTrigger.of(size)));
   return windows.evictor(CountEvictor.of(size)).trigger(CountTrigger.of(slide));
 }

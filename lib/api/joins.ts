@@ -11,37 +11,44 @@ import { DataStream, SingleOutputStreamOperator } from './data-stream.ts';
 import type { OperatorOptions } from './environment.ts';
 import type { FieldOrFunction, WindowContext } from './windowed-stream.ts';
 
+export type JoinKind = 'join' | 'coGroup';
+
+/** Flink's JoinFunction: a record for each pair. */
+export type JoinFunction<A, B, R> = ((left: A, right: B) => R) | FunctionRef;
+/** Flink's CoGroupFunction: the records of each side, per key and window. */
+export type CoGroupFunction<A, B, R> = ((lefts: A[], rights: B[], ctx: WindowContext<unknown>) => Iterable<R> | void) | FunctionRef;
+
 /** Two streams joined by key, when it only lacks its keys and window. */
-export class JoinedStreams<A, B> {
-  constructor(private readonly first: DataStream<A>, private readonly second: DataStream<B>, private readonly kind: 'join' | 'coGroup') {
+export class JoinedStreams<A, B, Kind extends JoinKind = 'join'> {
+  constructor(private readonly first: DataStream<A>, private readonly second: DataStream<B>, private readonly kind: Kind) {
     sameEnvironment(first, second, `${kind}()`);
   }
 
   /** The left stream's key. */
-  where(key: FieldOrFunction<A>): { equalTo(key: FieldOrFunction<B>): KeyedJoin<A, B> } {
+  where(key: FieldOrFunction<A>): { equalTo(key: FieldOrFunction<B>): KeyedJoin<A, B, Kind> } {
     const left = this.first.keySelectorOf(key);
     return { equalTo: (right) => new KeyedJoin(this.first, this.second, this.kind, left, this.second.keySelectorOf(right)) };
   }
 }
 
-export class KeyedJoin<A, B> {
+export class KeyedJoin<A, B, Kind extends JoinKind = 'join'> {
   constructor(
-    private readonly first: DataStream<A>, private readonly second: DataStream<B>, private readonly kind: 'join' | 'coGroup',
+    private readonly first: DataStream<A>, private readonly second: DataStream<B>, private readonly kind: Kind,
     private readonly leftKey: KeySelector, private readonly rightKey: KeySelector,
   ) {}
 
   /** The windows the records meet in: any assigner of `keyBy().window()`. */
-  window(assigner: WindowAssigner): WindowJoin<A, B> {
+  window(assigner: WindowAssigner): WindowJoin<A, B, Kind> {
     return new WindowJoin(this.first, this.second, this.kind, this.leftKey, this.rightKey, assigner);
   }
 }
 
-export class WindowJoin<A, B> {
+export class WindowJoin<A, B, Kind extends JoinKind = 'join'> {
   private lateness = 0;
   private countTrigger?: CountTrigger;
 
   constructor(
-    private readonly first: DataStream<A>, private readonly second: DataStream<B>, private readonly kind: 'join' | 'coGroup',
+    private readonly first: DataStream<A>, private readonly second: DataStream<B>, private readonly kind: Kind,
     private readonly leftKey: KeySelector, private readonly rightKey: KeySelector, private readonly assigner: WindowAssigner,
   ) {}
 
@@ -64,10 +71,7 @@ export class WindowJoin<A, B> {
    * returns (Flink's JoinFunction: an inner join). coGroup: `fn(lefts, rights, ctx)` once per key
    * and window with both sides' records (one side may be empty), returning an iterable.
    */
-  apply<R>(
-    fn: ((left: A, right: B) => R) | ((lefts: A[], rights: B[], ctx: WindowContext<unknown>) => Iterable<R> | void) | FunctionRef,
-    options?: OperatorOptions,
-  ): SingleOutputStreamOperator<R> {
+  apply<R>(fn: Kind extends 'join' ? JoinFunction<A, B, R> : CoGroupFunction<A, B, R>, options?: OperatorOptions): SingleOutputStreamOperator<R> {
     const captured = captureFunction(fn, `${this.kind}().apply()`);
     if (this.assigner.type === 'global' && this.countTrigger === undefined) {
       throw new CloudflinkError('DESCRIPTOR_INVALID', 'a GlobalWindows window never ends, so only a trigger fires it: add .trigger(CountTrigger.of(n))');

@@ -17,6 +17,7 @@ export interface TimeWindow {
 }
 
 export interface WindowContext<K> {
+  /** null in a window that is not keyed (windowAll). */
   key: K;
   /** A global window's is { start: -Infinity, end: Infinity }. */
   window: TimeWindow;

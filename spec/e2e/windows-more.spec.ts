@@ -261,7 +261,7 @@ describe('more windows, sorting and plain process functions on a cluster of real
       // Records come far more often than the gap: one session per key, open until the end of input.
       source.keyBy('k').window(ProcessingTimeSessionWindows.withGap(400)).process(summarize, { uid: 'session-fn' }).collect({ uid: 'session' });
       // A minute long: still open when the input ends, so only the end of input fires it.
-      source.windowAll(TumblingProcessingTimeWindows.of(60_000)).process(function minute(elements: Ev[], ctx: WindowContext<undefined>) {
+      source.windowAll(TumblingProcessingTimeWindows.of(60_000)).process(function minute(elements: Ev[], ctx: WindowContext<null>) {
         return [{ start: ctx.window.start, end: ctx.window.end, n: elements.length }];
       }, { uid: 'minute-fn' }).collect({ uid: 'minute' });
 
@@ -306,7 +306,7 @@ describe('more windows, sorting and plain process functions on a cluster of real
     // About 20 records a millisecond: many arrive in a window's last millisecond.
     env.generate(20_000, undefined, { uid: 'numbers', ratePerSecond: 20_000 })
       .windowAll(TumblingProcessingTimeWindows.of(100))
-      .process(function counted(elements: number[], ctx: WindowContext<undefined>) { return [{ start: ctx.window.start, n: elements.length }]; }, { uid: 'count-fn' })
+      .process(function counted(elements: number[], ctx: WindowContext<null>) { return [{ start: ctx.window.start, n: elements.length }]; }, { uid: 'count-fn' })
       .collect({ uid: 'counts' });
     const result = await (await env.execute('processing-time-once')).result();
     expect(result.state, result.cause).to.equal('FINISHED');

@@ -42,8 +42,8 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
     if (!key) throw new Error(`${vertex.operator} '${vertex.id}' needs a keyed (hash) input`);
     return keySelector(key, vertex.params, `the key of ${where}`);
   };
-  // Not keyed (windowAll, at parallelism 1): every record under one key.
-  const optionalKey = async (): Promise<(record: unknown) => unknown> => (keyedBy(1) ? keyedInput() : () => 0);
+  // Not keyed (windowAll, at parallelism 1): every record under one key, null.
+  const optionalKey = async (): Promise<(record: unknown) => unknown> => (keyedBy(1) ? keyedInput() : () => null);
   switch (vertex.operator) {
     case 'source.elements': return elementsSource(vertex.elements, source);
     case 'source.generator': {
@@ -113,8 +113,10 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
 /** A window's function, from whichever of its forms the vertex has. */
 async function windowFunction(vertex: Extract<ResolvedVertex, { operator: 'window' }>, where: string): Promise<WindowFunction> {
   const { params } = vertex;
-  if (vertex.reduce !== undefined) return { reduce: await instantiate(vertex.reduce, params, `${where} reduce`) };
-  if (vertex.process !== undefined) return { process: await instantiate(vertex.process, params, `${where} process`) };
+  const process = vertex.process === undefined ? undefined : await instantiate(vertex.process, params, `${where} process`);
+  // With a reduce or an aggregate, the process function gets its result (incremental aggregation).
+  const then = process === undefined ? {} : { processResult: process };
+  if (vertex.reduce !== undefined) return { reduce: await instantiate(vertex.reduce, params, `${where} reduce`), ...then };
   if (vertex.aggregate !== undefined) {
     const { create, add, result, merge } = vertex.aggregate;
     return {
@@ -124,8 +126,10 @@ async function windowFunction(vertex: Extract<ResolvedVertex, { operator: 'windo
         result: await instantiate(result, params, `${where} aggregate.result`),
         ...(merge ? { merge: await instantiate(merge, params, `${where} aggregate.merge`) } : {}),
       },
+      ...then,
     };
   }
+  if (process !== undefined) return { process };
   const selector = (key: KeySelector, role: string) => keySelector(key, params, `${where} ${role}`);
   const builtin = vertex.distinct !== undefined
     ? { distinct: vertex.distinct === true ? true as const : { key: await selector(vertex.distinct.key, 'distinct key') } }

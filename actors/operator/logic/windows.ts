@@ -26,12 +26,15 @@ export interface TimeWindow {
 
 /**
  * What a window's function computes: a reduce or an aggregate as records come, or a process
- * over all of them at firing. An aggregate that is `many` returns the list of records to emit
- * (the built-ins: distinct, top-N, sort); its `add` also gets the record's time.
+ * over all of them at firing. A reduce or an aggregate may hand its result to a process
+ * function (`processResult`), which sees it as the window's one element, with the key and the window
+ * (Flink's incremental aggregation with a ProcessWindowFunction). An aggregate that is `many`
+ * returns the list of records to emit (the built-ins: distinct, top-N, sort); its `add` also
+ * gets the record's time.
  */
 export type WindowFunction =
-  | { reduce: UserFn }
-  | { aggregate: { create: UserFn; add: UserFn; result: UserFn; merge?: UserFn }; many?: boolean }
+  | { reduce: UserFn; processResult?: UserFn }
+  | { aggregate: { create: UserFn; add: UserFn; result: UserFn; merge?: UserFn }; many?: boolean; processResult?: UserFn }
   | { process: UserFn };
 
 export interface WindowSettings {
@@ -44,8 +47,8 @@ export interface WindowSettings {
 }
 
 interface WindowState {
-  /** The reduced value, the accumulator (aggregate), the records (process), or with an evictor the last [time, record] pairs. */
-  a: unknown;
+  /** The reduced value, the accumulator (aggregate), the records (process), or with an evictor the last [time, record] pairs; none yet, or purged. */
+  a?: unknown;
   /** Fired at least once (it waits for late records until cleanup). */
   f?: true;
   /** Its end, for a session window (the others end at start + size). */
@@ -100,6 +103,9 @@ export function windowLogic(
   /** What counts as now for windows: the watermark, or the clock. */
   const currentTime = (): number => (processingTime ? clock!.now() : watermark);
 
+  // A processing-time window fires once the clock has passed its last millisecond, as Flink's
+  // timers do: records may still come in that millisecond. The watermark says none will.
+  const delay = processingTime ? 1 : 0;
   const endOf = (start: number, window: WindowState): number =>
     global ? Number.POSITIVE_INFINITY : window.e ?? start + (assigner as { sizeMs: number }).sizeMs;
 
@@ -110,9 +116,9 @@ export function windowLogic(
 
   const schedule = (key: unknown, start: number, end: number, fired: boolean): void => {
     if (end === Number.POSITIVE_INFINITY) return;
-    if (onTime && !fired) addTimer({ key, start, kind: 'fire', time: end - 1 });
+    if (onTime && !fired) addTimer({ key, start, kind: 'fire', time: end - 1 + delay });
     // Without lateness, firing cleans up; with it, or without a time trigger, cleanup is a timer of its own.
-    if (lateness > 0 || !onTime) addTimer({ key, start, kind: 'cleanup', time: end - 1 + lateness });
+    if (lateness > 0 || !onTime) addTimer({ key, start, kind: 'cleanup', time: end - 1 + delay + lateness });
   };
 
   /** The window's contents as its function takes them: with an evictor, the kept records run through it now. */
@@ -129,10 +135,16 @@ export function windowLogic(
     // A global window has no end: its results keep the time of the record that fired it.
     const timestamp = global ? undefined : bounds.end - 1;
     const a = contents(window);
-    if ('reduce' in fn) return out.emit(a, timestamp);
-    if ('aggregate' in fn && !fn.many) return out.emit(fn.aggregate.result(a), timestamp);
-    // A copy: the list keeps growing with late records, and what was emitted must not change.
-    const results = 'aggregate' in fn ? fn.aggregate.result(a) : fn.process(evictor ? a : [...(a as unknown[])], { key, window: bounds });
+    let results: unknown;
+    if ('process' in fn) {
+      // A copy: the list keeps growing with late records, and what was emitted must not change.
+      results = fn.process(evictor ? a : [...(a as unknown[])], { key, window: bounds });
+    } else {
+      const value = 'reduce' in fn ? a : fn.aggregate.result(a);
+      if (fn.processResult !== undefined) results = fn.processResult([value], { key, window: bounds });
+      else if ('aggregate' in fn && fn.many) results = value;
+      else return out.emit(value, timestamp);
+    }
     if (results === undefined || results === null) return;
     if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
       throw new CloudflinkError('UDF_FAILED', `the process function of window '${vertexName}' must return an array or another iterable, not ${describe(results)}`);
@@ -141,9 +153,9 @@ export function windowLogic(
   };
 
   /** One record into the accumulator of a window that may not exist yet. */
-  const accumulate = (previous: unknown, record: unknown, time: number): unknown => {
+  const accumulate = (previous: unknown, record: unknown, time: number | undefined): unknown => {
     if (evictor !== undefined) {
-      const kept = (previous ?? []) as [number, unknown][];
+      const kept = (previous ?? []) as [number | undefined, unknown][];
       kept.push([time, record]);
       if (kept.length > evictor.count) kept.shift();
       return kept;
@@ -158,6 +170,9 @@ export function windowLogic(
 
   /** Two session windows' accumulators, the earlier window's first. */
   const merge = (earlier: unknown, later: unknown): unknown => {
+    // A window a purging trigger emptied has nothing to merge.
+    if (earlier === undefined) return later;
+    if (later === undefined) return earlier;
     if (evictor !== undefined) return [...(earlier as unknown[]), ...(later as unknown[])].slice(-evictor.count);
     if ('reduce' in fn) return fn.reduce(earlier, later);
     if ('aggregate' in fn) return fn.aggregate.merge!(earlier, later);
@@ -173,7 +188,7 @@ export function windowLogic(
   };
 
   /** Adds the record to its window; returns the window's start and state, or nothing when it is too late. */
-  const assignFixed = (key: unknown, start: number, record: unknown, time: number): [number, WindowState] | undefined => {
+  const assignFixed = (key: unknown, start: number, record: unknown, time: number | undefined): [number, WindowState] | undefined => {
     const end = global ? Number.POSITIVE_INFINITY : start + (assigner as { sizeMs: number }).sizeMs;
     // Past its cleanup: the window is gone, the record is late for it.
     if (end - 1 + lateness <= watermark && !processingTime) return undefined;
@@ -223,8 +238,9 @@ export function windowLogic(
     if (trigger !== undefined) {
       if (window.c! < trigger.count) return;
       fire(key, start, window, out);
-      if (trigger.purge) state.remove(start);
-      else state.put(start, { ...window, c: 0 });
+      // Purging empties the window but keeps it, as Flink's FIRE_AND_PURGE: a session keeps its extent for merging.
+      const { a: _contents, ...kept } = window;
+      state.put(start, trigger.purge ? { ...kept, c: 0 } : { ...window, c: 0 });
       return;
     }
     if (global) return;
@@ -236,7 +252,7 @@ export function windowLogic(
     } else if (window.f) {
       // Fired before, but the time is behind its end again (after a restore): it fires once the time passes.
       state.put(start, { a: window.a, ...(window.e === undefined ? {} : { e: window.e }) });
-      addTimer({ key, start, kind: 'fire', time: last });
+      addTimer({ key, start, kind: 'fire', time: last + delay });
     }
   };
 
@@ -247,12 +263,12 @@ export function windowLogic(
       const window = state.get(start);
       if (window === undefined) continue;
       const last = endOf(start, window) - 1;
-      if (kind === 'fire' && last === due && !window.f) {
+      if (kind === 'fire' && last + delay === due && !window.f) {
         fire(key, start, window, out);
         if (lateness > 0) state.put(start, { ...window, f: true });
         else state.remove(start);
       }
-      if (kind === 'cleanup' && last + lateness === due) state.remove(start);
+      if (kind === 'cleanup' && last + delay + lateness === due) state.remove(start);
     }
   };
 
@@ -267,7 +283,7 @@ export function windowLogic(
       backend.setCurrentKey(key);
       let late = true;
       const assigned = merging ? [assignSession(key, time!, record)]
-        : global ? [assignFixed(key, GLOBAL, record, time ?? Number.NaN)]
+        : global ? [assignFixed(key, GLOBAL, record, time)]
         : windowStarts(assigner as FixedWindowAssigner, time!).map((start) => assignFixed(key, start, record, time!));
       for (const entry of assigned) {
         if (entry === undefined) continue;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import {
   BroadcastConnectedStream, CountTrigger, GlobalWindows, IntervalJoin, IntervalJoined, JoinedStreams, KeyedJoin, StreamExecutionEnvironment,
-  TumblingEventTimeWindows, WindowJoin,
+  TumblingEventTimeWindows, WindowJoin, type SingleOutputStreamOperator,
 } from '../../../lib/api/index.ts';
 import { validateDescriptor, type EdgeDescriptor, type JobDescriptor, type VertexDescriptor } from '../../../lib/descriptor/index.ts';
 import { CloudflinkError } from '../../../lib/errors/index.ts';
@@ -78,8 +78,9 @@ describe('joins', () => {
     it('coGroup() puts the function under coGroup; the window function gets both sides and the context', () => {
       const { env, clicks, profiles } = sources();
       const out = clicks.coGroup(profiles).where('user').equalTo('user').window(TumblingEventTimeWindows.of(10))
-        // The type argument is needed: apply() does not know join from coGroup, so it would infer R from the join signature.
-        .apply<number>(function pair(cs: Click[], ps: Profile[]) { return [cs.length + ps.length]; });
+        .apply(function pair(cs: Click[], ps: Profile[]) { return [cs.length + ps.length]; });
+      const typed: SingleOutputStreamOperator<number> = out;
+      expect(typed).to.equal(out);
       out.collect();
       const vertex = vertexById(env, out.id);
       expect(vertex).to.include({ operator: 'windowJoin', name: 'pair' });
@@ -327,7 +328,7 @@ describe('joins', () => {
 
     it('is refused on map', () => {
       const { clicks } = sources();
-      expectInvalid(() => clicks.map((c) => c).getSideOutput('x'), /^getSideOutput\('x'\): map has no side outputs; process functions, joins and windows \(late data\) have$/);
+      expectInvalid(() => clicks.map((c) => c).getSideOutput('x'), /^getSideOutput\('x'\): map has no side outputs; process functions, interval joins, broadcast process functions, and windows and sorts \(their late data\) have$/);
     });
   });
 });

@@ -192,13 +192,12 @@ describe('windows (API)', () => {
       expectValid(env.getDescriptor());
     });
 
-    // The messages name CountTrigger.of()/CountEvictor.of(), which the user did not call; countWindow(0) would be clearer.
-    it('refuses a size or slide under 1, naming the count', () => {
+    it('refuses a size or slide under 1, naming the call and which count', () => {
       const { bids: stream } = bids();
-      expectInvalid(() => stream.keyBy('user').countWindow(0), /^CountTrigger\.of\(\) expects a whole number, at least 1; got 0$/);
-      expectInvalid(() => stream.keyBy('user').countWindow(5, 0), /^CountTrigger\.of\(\) expects .* got 0$/);
-      expectInvalid(() => stream.keyBy('user').countWindow(0, 2), /^CountEvictor\.of\(\) expects .* got 0$/);
-      expectInvalid(() => stream.countWindowAll(1.5), /^CountTrigger\.of\(\) expects .* got 1\.5$/);
+      expectInvalid(() => stream.keyBy('user').countWindow(0), /^countWindow\(0\): the size must be a whole number, at least 1$/);
+      expectInvalid(() => stream.keyBy('user').countWindow(5, 0), /^countWindow\(5, 0\): the slide must be a whole number, at least 1$/);
+      expectInvalid(() => stream.keyBy('user').countWindow(0, 2), /^countWindow\(0, 2\): the size must be/);
+      expectInvalid(() => stream.countWindowAll(1.5), /^countWindow\(1\.5\): the size must be/);
     });
   });
 
@@ -394,7 +393,7 @@ describe('windows (API)', () => {
       expect(() => stream.keyBy('user').countWindow(2).reduce(sum).getSideOutput('late')).to.not.throw();
       expect(() => stream.process((b: Bid) => [b]).getSideOutput('x')).to.not.throw();
       expect(() => stream.sortByEventTime().getSideOutput('late')).to.not.throw();
-      expectInvalid(() => stream.map((b) => b).getSideOutput('x'), /^getSideOutput\('x'\): map has no side outputs; process functions, joins and windows \(late data\) have$/);
+      expectInvalid(() => stream.map((b) => b).getSideOutput('x'), /^getSideOutput\('x'\): map has no side outputs; process functions, interval joins, broadcast process functions, and windows and sorts \(their late data\) have$/);
       expectInvalid(() => stream.filter(() => true).getSideOutput('x'), /filter has no side outputs/);
       expectInvalid(() => stream.keyBy('user').reduce(sum).getSideOutput('x'), /reduce has no side outputs/);
       expectInvalid(() => stream.process((b: Bid) => [b]).getSideOutput(''), /^getSideOutput\(\) expects a non-empty tag$/);

@@ -245,7 +245,8 @@ describe('windowLogic with global windows and count triggers (countWindow)', () 
     expect(out.main.map(({ record, timestamp }) => ({ ids: (record as Rec).ids, timestamp }))).to.deep.equal([{ ids: [1, 3, 4], timestamp: undefined }]);
     drive(logic, [rec('a', 3, 7), rec('a', 2, 8), { watermark: Number.POSITIVE_INFINITY }], out);
     expect(out.main.map(({ record }) => (record as Rec).ids)).to.deep.equal([[1, 3, 4], [5, 7, 8]]);
-    expect(state.size, 'what did not make a count stays, as in Flink (countWindow drops it at the end of input)').to.equal(1);
+    // What did not make a count stays, as in Flink (countWindow drops it at the end of input); a purged window stays too, emptied.
+    expect(state.size, 'a global window per key').to.equal(2);
   });
 
   it('takes records without a timestamp (a global window needs no event time)', () => {
@@ -331,7 +332,8 @@ function timeReference(events: Event[], spec: TimeSpec): { firings: Map<string, 
           if (++window.count < trigger.count) continue;
           fire(id);
           window.count = 0;
-          if (trigger.purge) windows.delete(id);
+          // Purged, the window stays (empty) until its cleanup, as Flink's FIRE_AND_PURGE.
+          if (trigger.purge) window.records = [];
         } else if (last <= watermark) fire(id);
       }
       if (!joined && lateTag !== undefined && record.t + lateness <= watermark) late.push(record.ids[0]!);
@@ -590,7 +592,7 @@ describe('windowLogic with processing-time windows', () => {
   /**
    * Flink's processing-time windows: a record joins the windows of the clock's time when it
    * arrives (a session: [now, now + gap), merged with those it touches); each fires and goes
-   * once the clock reaches its end - 1; the end of input fires the rest.
+   * once the clock has passed its end - 1 (it is at end); the end of input fires the rest.
    */
   function procReference(events: ProcEvent[], assigner: WindowAssigner, start: number): Map<string, number[][]> {
     let now = start;
@@ -601,7 +603,7 @@ describe('windowLogic with processing-time windows', () => {
       fired.set(id, [...fired.get(id) ?? [], [...w.ids].sort((a, b) => a - b)]);
     };
     const fireUpTo = (time: number): void => {
-      for (const w of windows.filter((w) => w.end - 1 <= time)) {
+      for (const w of windows.filter((w) => w.end <= time)) {
         fire(w);
         windows.splice(windows.indexOf(w), 1);
       }
@@ -661,7 +663,7 @@ describe('windowLogic with processing-time windows', () => {
     return out;
   }
 
-  it('puts each record in the windows of the clock\'s time, whatever its timestamp, and fires each once the clock reaches its end - 1', () => {
+  it('puts each record in the windows of the clock\'s time, whatever its timestamp, and fires each once the clock has passed its end - 1', () => {
     const out = new Capture();
     const clock = new ManualClock(1000, out);
     const state = backend();
@@ -671,19 +673,20 @@ describe('windowLogic with processing-time windows', () => {
     logic.process!({ k: 'a', t: 999_999, v: 0, ids: [2] }, out, 1, 999_999);
     logic.onWatermark!(2000, out);
     expect(out.main, 'no firing before the clock gets there, whatever the watermark').to.deep.equal([]);
-    clock.advance(1003);
     clock.advance(1004);
+    expect(out.main, 'not in the window\'s last millisecond').to.deep.equal([]);
+    clock.advance(1005);
     expect(out.main.map(({ record, timestamp }) => [(record as Rec).ids, timestamp])).to.deep.equal([[[1, 2], 1004]]);
     clock.advance(1008);
     logic.process!({ k: 'a', t: 0, v: 0, ids: [3] }, out, 1, undefined);
-    clock.advance(1009);
+    clock.advance(1010);
     expect(out.main.map(({ record, timestamp }) => [(record as Rec).ids, timestamp])).to.deep.equal([[[1, 2], 1004], [[1, 2, 3], 1009]]);
     logic.onWatermark!(Number.POSITIVE_INFINITY, out);
     expect(out.main.map(({ record, timestamp }) => [(record as Rec).ids, timestamp]), 'the end of input fires [1005, 1015)').to.deep.equal([[[1, 2], 1004], [[1, 2, 3], 1009], [[3], 1014]]);
     expect(state.size).to.equal(0);
   });
 
-  it('fires a window that a record joins at its last millisecond, after the clock already went there', () => {
+  it('fires a window once, with the records of its last millisecond too: only when the clock has passed it', () => {
     const out = new Capture();
     const clock = new ManualClock(0, out);
     const logic = windowLogic(settingsOf(proc(tumbling(10)), reduceIds), recKey, backend(), 'w', clock);
@@ -691,7 +694,9 @@ describe('windowLogic with processing-time windows', () => {
     clock.advance(9);
     logic.process!({ k: 'a', t: 0, v: 0, ids: [2] }, out, 1, 0);
     clock.advance(9);
-    expect(out.main.map(({ record, timestamp }) => [(record as Rec).ids, timestamp])).to.deep.equal([[[1], 9], [[2], 9]]);
+    expect(out.main).to.deep.equal([]);
+    clock.advance(10);
+    expect(out.main.map(({ record, timestamp }) => [(record as Rec).ids, timestamp])).to.deep.equal([[[1, 2], 9]]);
   });
 
   it('keeps one clock callback pending however many windows wait', () => {
@@ -700,7 +705,7 @@ describe('windowLogic with processing-time windows', () => {
     const logic = windowLogic(settingsOf(proc(tumbling(10)), reduceIds), recKey, backend(), 'w', clock);
     for (let i = 0; i < 200; i++) logic.process!({ k: i, t: 0, v: 0, ids: [i] }, out, 1, 0);
     expect(clock.waiting).to.equal(1);
-    clock.advance(9);
+    clock.advance(10);
     expect(out.main).to.have.length(200);
   });
 
