@@ -4,9 +4,9 @@
  * parallel; not keyed (`windowAll(...)`), one instance sees every record. Event-time windows
  * need a source with event time: `assignTimestampsAndWatermarks(...)`.
  */
-import type { CountEvictor as CountEvictorSpec, CountTrigger as CountTriggerSpec, KeySelector, SortOrder, WindowAssigner, WindowBuiltins, WindowVertex } from '../descriptor/types.ts';
+import type { CountEvictor as CountEvictorSpec, CountTrigger as CountTriggerSpec, KeySelector, UserFunction, SortOrder, WindowAssigner, WindowBuiltins, WindowVertex } from '../descriptor/types.ts';
 import { CloudflinkError } from '../errors/index.ts';
-import { captureFunction, type FunctionRef } from './capture.ts';
+import { captureFunction, isFunctionRef, type FunctionRef } from './capture.ts';
 import type { DataStream, SingleOutputStreamOperator } from './data-stream.ts';
 import type { OperatorOptions } from './environment.ts';
 
@@ -144,10 +144,17 @@ export class WindowedStream<T, K = unknown> {
     return this;
   }
 
-  /** Reduces each window's records as they come, `fn(a, b)`; emits the result when the window fires. */
-  reduce(fn: ((a: T, b: T) => T) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<T> {
+  /**
+   * Reduces each window's records as they come, `fn(a, b)`; emits the result when the window
+   * fires, or hands it to `process(elements, ctx)` (elements: the result alone), which also
+   * sees `ctx.key` and `ctx.window` (Flink's reduce with a ProcessWindowFunction).
+   */
+  reduce(fn: ((a: T, b: T) => T) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<T>;
+  reduce<R>(fn: ((a: T, b: T) => T) | FunctionRef, process: WindowProcess<T, R, K>, options?: OperatorOptions): SingleOutputStreamOperator<R>;
+  reduce<R>(fn: ((a: T, b: T) => T) | FunctionRef, ...rest: [OperatorOptions?] | [WindowProcess<T, R, K>, OperatorOptions?]): SingleOutputStreamOperator<R> {
     const captured = captureFunction(fn, 'window().reduce()');
-    return this.window<T>({ reduce: captured.fn }, captured.name ?? 'window', options);
+    const [process, options] = withProcess(rest, 'window().reduce() process');
+    return this.window<R>({ reduce: captured.fn, ...process }, captured.name ?? 'window', options);
   }
 
   /**
@@ -155,10 +162,10 @@ export class WindowedStream<T, K = unknown> {
    * `add(acc, value)` for each record as it comes, `result(acc)` when the window fires. Keeps
    * one accumulator per window, not its records: counts, sums, averages.
    */
-  aggregate<A, R>(
-    fn: { create: (() => A) | FunctionRef; add: ((acc: A, value: T) => A) | FunctionRef; result: ((acc: A) => R) | FunctionRef; merge?: ((a: A, b: A) => A) | FunctionRef },
-    options?: OperatorOptions,
-  ): SingleOutputStreamOperator<R> {
+  aggregate<A, R>(fn: AggregateFunction<T, A, R>, options?: OperatorOptions): SingleOutputStreamOperator<R>;
+  /** The aggregate's result handed to `process(elements, ctx)` (elements: the result alone), with `ctx.key` and `ctx.window`. */
+  aggregate<A, R, O>(fn: AggregateFunction<T, A, R>, process: WindowProcess<R, O, K>, options?: OperatorOptions): SingleOutputStreamOperator<O>;
+  aggregate<A, R, O>(fn: AggregateFunction<T, A, R>, ...rest: [OperatorOptions?] | [WindowProcess<R, O, K>, OperatorOptions?]): SingleOutputStreamOperator<R | O> {
     if (fn === null || typeof fn !== 'object') throw new CloudflinkError('DESCRIPTOR_INVALID', 'window().aggregate() expects { create, add, result }');
     if (this.assigner.type === 'session' && fn.merge === undefined) {
       throw new CloudflinkError('DESCRIPTOR_INVALID', 'window().aggregate(): session windows merge, so the aggregate needs merge(a, b) too');
@@ -167,11 +174,12 @@ export class WindowedStream<T, K = unknown> {
     const add = captureFunction(fn.add, 'window().aggregate() add');
     const result = captureFunction(fn.result, 'window().aggregate() result');
     const merge = fn.merge === undefined ? undefined : captureFunction(fn.merge, 'window().aggregate() merge');
-    return this.window<R>({ aggregate: { create: create.fn, add: add.fn, result: result.fn, ...(merge ? { merge: merge.fn } : {}) } }, add.name ?? 'window', options);
+    const [process, options] = withProcess(rest, 'window().aggregate() process');
+    return this.window<R | O>({ aggregate: { create: create.fn, add: add.fn, result: result.fn, ...(merge ? { merge: merge.fn } : {}) }, ...process }, add.name ?? 'window', options);
   }
 
   /** `fn(elements, ctx)` over all of a window's records when it fires, with `ctx.key` and `ctx.window`; returns the records to emit. */
-  process<R>(fn: ((elements: T[], ctx: WindowContext<K>) => Iterable<R> | void) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<R> {
+  process<R>(fn: WindowProcess<T, R, K>, options?: OperatorOptions): SingleOutputStreamOperator<R> {
     const captured = captureFunction(fn, 'window().process()');
     return this.window<R>({ process: captured.fn }, captured.name ?? 'window', options);
   }
@@ -211,6 +219,24 @@ export class WindowedStream<T, K = unknown> {
     }
     return this.input.transform<R>(spec, name, { ...options, parallelism: 1 });
   }
+}
+
+/** Flink's ProcessWindowFunction: a window's elements (or a reduce's or aggregate's result, alone) with its key and bounds. */
+export type WindowProcess<T, R, K> = ((elements: T[], ctx: WindowContext<K>) => Iterable<R> | void) | FunctionRef;
+
+/** Flink's AggregateFunction. */
+export interface AggregateFunction<T, A, R> {
+  create: (() => A) | FunctionRef;
+  add: ((acc: A, value: T) => A) | FunctionRef;
+  result: ((acc: A) => R) | FunctionRef;
+  merge?: ((a: A, b: A) => A) | FunctionRef;
+}
+
+/** The optional process function and the options after a reduce or an aggregate function. */
+function withProcess(rest: unknown[], role: string): [{ process?: UserFunction }, OperatorOptions | undefined] {
+  const [first, second] = rest;
+  if (typeof first === 'function' || isFunctionRef(first)) return [{ process: captureFunction(first, role).fn }, second as OperatorOptions | undefined];
+  return [{}, first as OperatorOptions | undefined];
 }
 
 function sortOrder(order: unknown, role: string): SortOrder {

@@ -177,7 +177,8 @@ function enumMessage(e: ErrorObject): string {
 
 function oneOfMessage(e: ErrorObject): string {
   const branches = e.schema as { required?: string[] }[];
-  const names = branches.map((b) => (Object.keys(b).length === 1 && b.required?.length === 1 ? b.required[0] : undefined));
+  // A branch names its one required property; it may also rule others out (`not`).
+  const names = branches.map((b) => (b.required?.length === 1 && Object.keys(b).every((k) => k === 'required' || k === 'not') ? b.required[0] : undefined));
   if (names.some((n) => n === undefined)) return e.message ?? 'must match exactly one of the allowed shapes';
   const choice = names.map((n) => `'${n}'`).join(' or ');
   return (e.params as { passingSchemas: unknown }).passingSchemas === null ? `needs ${choice}` : `takes ${choice}, not both`;

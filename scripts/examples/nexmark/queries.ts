@@ -198,11 +198,20 @@ export function withEventTime(events: SingleOutputStreamOperator<NexmarkEvent>):
   });
 }
 
+/** count(*) as a window aggregate: one number per window, not its records. */
+const COUNT = {
+  create: function zero() { return 0; },
+  add: function plusOne(count: number) { return count + 1; },
+  result: function count(count: number) { return count; },
+  merge: function sum(a: number, b: number) { return a + b; },
+};
+
 export interface HotItem { auction: number; num: number; windowStart: number; windowEnd: number }
 
 /**
  * q5, hot items: in each window of 10 s sliding by 2 s, the auctions with the most bids (all
- * of them on a tie), with that count. The bids are counted per auction and window, then the
+ * of them on a tie), with that count. The bids are counted per auction and window (an
+ * aggregate, then a window function for the key and the window's bounds), then the
  * counts of one window meet in a second window stage keyed by the window (each first-stage
  * result carries its window's last millisecond, so one 2 s window holds exactly its window's).
  *
@@ -222,8 +231,8 @@ export function q5(events: DataStream<NexmarkEvent>): DataStream<HotItem> {
   return bids(events)
     .keyBy('auction')
     .window(SlidingEventTimeWindows.of(10_000, 2_000))
-    .process(function countBids(inWindow: BidRow[], ctx: { key: number; window: { start: number; end: number } }) {
-      return [{ auction: ctx.key, num: inWindow.length, windowStart: ctx.window.start, windowEnd: ctx.window.end }];
+    .aggregate(COUNT, function countBids([num]: number[], ctx: { key: number; window: { start: number; end: number } }) {
+      return [{ auction: ctx.key, num: num!, windowStart: ctx.window.start, windowEnd: ctx.window.end }];
     })
     .keyBy('windowStart')
     .window(TumblingEventTimeWindows.of(2_000))
@@ -273,8 +282,8 @@ export function q11(events: DataStream<NexmarkEvent>): DataStream<UserSession> {
   return bids(events)
     .keyBy('bidder')
     .window(EventTimeSessionWindows.withGap(10_000))
-    .process(function session(inSession: BidRow[], ctx: { key: number; window: { start: number; end: number } }) {
-      return [{ bidder: ctx.key, bidCount: inSession.length, starttime: ctx.window.start, endtime: ctx.window.end }];
+    .aggregate(COUNT, function session([bidCount]: number[], ctx: { key: number; window: { start: number; end: number } }) {
+      return [{ bidder: ctx.key, bidCount: bidCount!, starttime: ctx.window.start, endtime: ctx.window.end }];
     });
 }
 

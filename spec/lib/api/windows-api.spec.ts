@@ -277,6 +277,36 @@ describe('windows (API)', () => {
     });
   });
 
+  describe('incremental aggregation with a window function', () => {
+    it('reduce(fn, process) and aggregate(fn, process) put both functions on the vertex, and options still come last', () => {
+      const { env, bids: stream } = bids();
+      const reduced = stream.keyBy('user').window(TumblingEventTimeWindows.of(10))
+        .reduce(sum, function total([bid]: Bid[], ctx) { return [{ user: ctx.key, total: bid!.price, end: ctx.window.end }]; }, { uid: 'totals' });
+      const counted = stream.keyBy('user').window(EventTimeSessionWindows.withGap(5))
+        .aggregate({ create: () => 0, add: (n: number) => n + 1, result: (n: number) => n, merge: (a: number, b: number) => a + b },
+          function sessions([n]: number[], ctx) { return [{ user: ctx.key, n, start: ctx.window.start }]; });
+      const plain = stream.keyBy('user').window(TumblingEventTimeWindows.of(10)).reduce(sum, { uid: 'plain' });
+      for (const out of [reduced, counted, plain]) out.print();
+      expect(reduced.id).to.equal('totals');
+      expect(plain.id).to.equal('plain');
+      expect(vertexById(env, 'totals')).to.have.property('reduce');
+      expect(revive((vertexById(env, 'totals').process as string))([{ price: 7 }], { key: 'a', window: { start: 0, end: 10 } })).to.deep.equal([{ user: 'a', total: 7, end: 10 }]);
+      expect(vertexById(env, counted.id)).to.have.property('aggregate');
+      expect(vertexById(env, counted.id)).to.have.property('process');
+      expect(vertexById(env, 'plain')).to.not.have.property('process');
+      expectValid(env.getDescriptor());
+    });
+
+    it('a descriptor may give process with reduce or aggregate, but not reduce with aggregate', () => {
+      const { env, bids: stream } = bids();
+      stream.keyBy('user').window(TumblingEventTimeWindows.of(10)).reduce(sum, (elements: Bid[]) => elements).print();
+      const descriptor = env.getDescriptor();
+      const window = descriptor.vertices.find((v) => v.operator === 'window')! as unknown as Record<string, unknown>;
+      window.aggregate = { create: '() => 0', add: '(n) => n + 1', result: '(n) => n' };
+      expect(issuesOf(descriptor).map((i) => i.message)).to.deep.equal([`takes 'reduce' or 'aggregate' or 'process' or 'distinct' or 'topN' or 'sort', not both`]);
+    });
+  });
+
   describe('built-in window functions', () => {
     it('distinct() by whole records, or by a key', () => {
       const { env, bids: stream } = bids();

@@ -693,3 +693,42 @@ describe('windowLogic with session windows', () => {
     }
   }
 });
+
+describe('windowLogic with a reduce or an aggregate handing its result to a process function', () => {
+  /** Emits what `logic` emits for `records` (each [key, time, value]) and a final watermark, with the timestamps. */
+  const run = (logic: OperatorLogic, records: [string, number, number][]): [unknown, number | undefined][] => {
+    const out: [unknown, number | undefined][] = [];
+    const collector: Collector = { emit: (record, timestamp) => out.push([record, timestamp]) };
+    for (const [k, t, v] of records) logic.process!({ k, v }, collector, 1, t);
+    logic.onWatermark!(Number.POSITIVE_INFINITY, collector);
+    return out;
+  };
+  const keyOfRecord = (record: unknown): unknown => (record as { k: string }).k;
+  const describeWindow = fn((elements: unknown[], ctx: { key: string; window: { start: number; end: number } }) =>
+    [{ key: ctx.key, start: ctx.window.start, end: ctx.window.end, elements }]);
+  const records: [string, number, number][] = [['a', 1, 2], ['b', 3, 10], ['a', 7, 5], ['a', 12, 1], ['b', 25, 4], ['b', 26, 6]];
+
+  it('gives the process function the reduce\'s result alone, with the key and the window, and its results the timestamp end - 1', () => {
+    const logic = windowLogic({
+      assigner: { type: 'tumbling', sizeMs: 10 }, allowedLatenessMs: 0,
+      fn: { reduce: fn((a: { k: string; v: number }, b: { k: string; v: number }) => ({ k: a.k, v: a.v + b.v })), processResult: describeWindow },
+    }, keyOfRecord, backend(), 'w');
+    expect(run(logic, records)).to.deep.equal([
+      [{ key: 'a', start: 0, end: 10, elements: [{ k: 'a', v: 7 }] }, 9],
+      [{ key: 'b', start: 0, end: 10, elements: [{ k: 'b', v: 10 }] }, 9],
+      [{ key: 'a', start: 10, end: 20, elements: [{ k: 'a', v: 1 }] }, 19],
+      [{ key: 'b', start: 20, end: 30, elements: [{ k: 'b', v: 10 }] }, 29],
+    ]);
+  });
+
+  it('gives it the aggregate\'s result, and merges sessions\' accumulators before it', () => {
+    const count = { create: fn(() => 0), add: fn((n: number) => n + 1), result: fn((n: number) => n), merge: fn((a: number, b: number) => a + b) };
+    const logic = windowLogic({ assigner: { type: 'session', gapMs: 6 }, allowedLatenessMs: 0, fn: { aggregate: count, processResult: describeWindow } },
+      keyOfRecord, backend(), 'w');
+    expect(run(logic, records)).to.deep.equal([
+      [{ key: 'b', start: 3, end: 9, elements: [1] }, 8],
+      [{ key: 'a', start: 1, end: 18, elements: [3] }, 17],
+      [{ key: 'b', start: 25, end: 32, elements: [2] }, 31],
+    ]);
+  });
+});
