@@ -205,6 +205,10 @@ export class SingleOutputStreamOperator<T> extends DataStream<T> {
   }
 
   setParallelism(parallelism: number): this {
+    const { spec, input } = this.node;
+    if (spec.operator === 'window' && input?.partition !== 'hash' && parallelism !== 1) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `${this.node.id}.setParallelism(${parallelism}): a windowAll sees every record in one instance, so its parallelism is 1; keyBy() first to window in parallel`);
+    }
     this.environment.configureVertex(this.node, { parallelism }, `${this.node.id}.setParallelism()`);
     return this;
   }

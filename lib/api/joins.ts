@@ -136,6 +136,9 @@ export class IntervalJoined<A, B, K> {
   /** `fn(left, right, ctx)` for each pair that meets (Flink's ProcessJoinFunction); returns the records to emit, an iterable. */
   process<R>(fn: ((left: A, right: B, ctx: IntervalJoinContext<K>) => Iterable<R> | void) | FunctionRef, options?: OperatorOptions): SingleOutputStreamOperator<R> {
     const captured = captureFunction(fn, 'intervalJoin().process()');
+    if (this.lowerMs + (this.lowerExclusive ? 1 : 0) > this.upperMs - (this.upperExclusive ? 1 : 0)) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `between(${this.lowerMs}, ${this.upperMs}) without its excluded bounds holds no millisecond: nothing could ever join`);
+    }
     return twoInputs<A, B, R>(this.first, this.second, {
       operator: 'intervalJoin', lowerMs: this.lowerMs, upperMs: this.upperMs, fn: captured.fn,
       ...(this.lowerExclusive ? { lowerExclusive: true } : {}),

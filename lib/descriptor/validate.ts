@@ -401,8 +401,11 @@ function vertexFieldRules(g: GraphView): DescriptorIssue[] {
     if ((v.operator === 'window' || v.operator === 'windowJoin') && assigner?.type === 'global' && raw.trigger === undefined) {
       issues.push({ path: `/vertices/${v.index}/trigger`, message: `a global window never ends, so only a trigger fires it: add "trigger": { "type": "count", "count": n }` });
     }
-    if (v.operator === 'intervalJoin' && typeof raw.lowerMs === 'number' && typeof raw.upperMs === 'number' && raw.lowerMs > raw.upperMs) {
-      issues.push({ path: `/vertices/${v.index}/upperMs`, message: `must be at least lowerMs (${raw.lowerMs}), got ${raw.upperMs}` });
+    if (v.operator === 'intervalJoin' && typeof raw.lowerMs === 'number' && typeof raw.upperMs === 'number') {
+      if (raw.lowerMs > raw.upperMs) issues.push({ path: `/vertices/${v.index}/upperMs`, message: `must be at least lowerMs (${raw.lowerMs}), got ${raw.upperMs}` });
+      else if (raw.lowerMs + (raw.lowerExclusive === true ? 1 : 0) > raw.upperMs - (raw.upperExclusive === true ? 1 : 0)) {
+        issues.push({ path: `/vertices/${v.index}`, message: `the interval from ${raw.lowerMs} to ${raw.upperMs}, without its excluded bounds, holds no millisecond: nothing could ever join` });
+      }
     }
   }
   return issues;

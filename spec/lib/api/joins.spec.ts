@@ -177,12 +177,23 @@ describe('joins', () => {
 
     it('marks exclusive bounds, takes equal bounds, and names the vertex intervalJoin for an anonymous function', () => {
       const { env, clicks, profiles } = sources();
-      const out = clicks.keyBy('user').intervalJoin(profiles.keyBy((p) => p.user)).between(0, 0)
+      const out = clicks.keyBy('user').intervalJoin(profiles.keyBy((p) => p.user)).between(0, 2)
         .lowerBoundExclusive().upperBoundExclusive()
         .process((c: Click) => [c], { parallelism: 1 });
+      const equal = clicks.keyBy('user').intervalJoin(profiles.keyBy('user')).between(0, 0).process((c: Click) => [c]);
       out.print();
-      expect(vertexById(env, out.id)).to.deep.include({ name: 'intervalJoin', lowerMs: 0, upperMs: 0, lowerExclusive: true, upperExclusive: true, parallelism: 1 });
+      equal.print();
+      expect(vertexById(env, out.id)).to.deep.include({ name: 'intervalJoin', lowerMs: 0, upperMs: 2, lowerExclusive: true, upperExclusive: true, parallelism: 1 });
+      expect(vertexById(env, equal.id)).to.deep.include({ lowerMs: 0, upperMs: 0 });
       expectValid(env.getDescriptor());
+    });
+
+    it('refuses bounds that, without the excluded ones, hold no millisecond', () => {
+      const { clicks, profiles } = sources();
+      expectInvalid(() => clicks.keyBy('user').intervalJoin(profiles.keyBy('user')).between(0, 0).lowerBoundExclusive().process((c: Click) => [c]),
+        /^between\(0, 0\) without its excluded bounds holds no millisecond/);
+      expectInvalid(() => clicks.keyBy('user').intervalJoin(profiles.keyBy('user')).between(0, 1).lowerBoundExclusive().upperBoundExclusive().process((c: Click) => [c]),
+        /holds no millisecond/);
     });
 
     it('has side outputs: getSideOutput() reads a tagged edge from the intervalJoin vertex', () => {

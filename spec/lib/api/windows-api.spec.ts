@@ -254,18 +254,18 @@ describe('windows (API)', () => {
       expect(graph(env).vertices).to.have.length(1);
     });
 
-    // setParallelism() after the fact is not checked by the API (SingleOutputStreamOperator.setParallelism
-    // knows nothing of windows); the descriptor it gives is refused by validation, so a job never runs that way.
-    it('setParallelism(2) afterwards: the API takes it, validation refuses the descriptor', () => {
+    it('refuses setParallelism(2) afterwards, and a descriptor that says it anyway', () => {
       const { env, bids: stream } = bids();
       const out = stream.windowAll(TumblingEventTimeWindows.of(10)).reduce(sum);
       out.print();
-      expect(() => out.setParallelism(2)).to.not.throw();
-      expect(vertexById(env, out.id)).to.include({ parallelism: 2 });
-      const issues = issuesOf(env.getDescriptor());
-      expect(issues).to.deep.equal([{
+      expectInvalid(() => out.setParallelism(2), /^window-2\.setParallelism\(2\): a windowAll sees every record in one instance, so its parallelism is 1/);
+      expect(() => out.setParallelism(1)).to.not.throw();
+      const descriptor = env.getDescriptor();
+      descriptor.vertices.find((v) => v.id === out.id)!.parallelism = 2;
+      expect(issuesOf(descriptor)).to.deep.equal([{
         path: '/vertices/1',
-        message: `'window-2' (window) is not keyed (its input is 'forward'), so one instance sees every record (windowAll): ` +
+        // The edge was resolved between parallelisms 2 and 1: rebalance.
+        message: `'window-2' (window) is not keyed (its input is 'rebalance'), so one instance sees every record (windowAll): ` +
           `give it "parallelism": 1, or make its input a 'hash' edge with a key; its parallelism is 2`,
       }]);
     });

@@ -384,6 +384,9 @@ describe('windows, joins, broadcast state and event-time sort in a descriptor', 
 
     it('rejects lowerMs above upperMs, at upperMs', () => {
       onlyIssue(twoInputs(intervalJoin({ lowerMs: 6, upperMs: 5 })), '/vertices/2/upperMs', /^must be at least lowerMs \(6\), got 5$/);
+      onlyIssue(twoInputs(intervalJoin({ lowerMs: 5, upperMs: 5, lowerExclusive: true })), '/vertices/2', /^the interval from 5 to 5, without its excluded bounds, holds no millisecond/);
+      onlyIssue(twoInputs(intervalJoin({ lowerMs: 5, upperMs: 6, lowerExclusive: true, upperExclusive: true })), '/vertices/2', /holds no millisecond/);
+      accepted(twoInputs(intervalJoin({ lowerMs: 5, upperMs: 6, upperExclusive: true })));
     });
 
     it('needs integer bounds and fn', () => {
