@@ -115,8 +115,8 @@ async function windowFunction(vertex: Extract<ResolvedVertex, { operator: 'windo
   const { params } = vertex;
   const process = vertex.process === undefined ? undefined : await instantiate(vertex.process, params, `${where} process`);
   // With a reduce or an aggregate, the process function gets its result (incremental aggregation).
-  const then = process === undefined ? {} : { processResult: process };
-  if (vertex.reduce !== undefined) return { reduce: await instantiate(vertex.reduce, params, `${where} reduce`), ...then };
+  const withResult = process === undefined ? {} : { processResult: process };
+  if (vertex.reduce !== undefined) return { reduce: await instantiate(vertex.reduce, params, `${where} reduce`), ...withResult };
   if (vertex.aggregate !== undefined) {
     const { create, add, result, merge } = vertex.aggregate;
     return {
@@ -126,7 +126,7 @@ async function windowFunction(vertex: Extract<ResolvedVertex, { operator: 'windo
         result: await instantiate(result, params, `${where} aggregate.result`),
         ...(merge ? { merge: await instantiate(merge, params, `${where} aggregate.merge`) } : {}),
       },
-      ...then,
+      ...withResult,
     };
   }
   if (process !== undefined) return { process };
@@ -136,5 +136,5 @@ async function windowFunction(vertex: Extract<ResolvedVertex, { operator: 'windo
     : vertex.topN !== undefined
       ? { topN: { n: vertex.topN.n, by: await selector(vertex.topN.by, 'topN by'), order: vertex.topN.order ?? 'desc' } }
       : { sort: { ...(vertex.sort!.by ? { by: await selector(vertex.sort!.by, 'sort by') } : {}), order: vertex.sort!.order ?? 'asc' } };
-  return { aggregate: builtinWindowAggregate(builtin, vertex.name) as never, many: true };
+  return { aggregate: builtinWindowAggregate(builtin, vertex.name), many: true };
 }

@@ -34,8 +34,16 @@ export interface TimeWindow {
  */
 export type WindowFunction =
   | { reduce: UserFn; processResult?: UserFn }
-  | { aggregate: { create: UserFn; add: UserFn; result: UserFn; merge?: UserFn }; many?: boolean; processResult?: UserFn }
+  | { aggregate: Aggregate; many?: boolean; processResult?: UserFn }
   | { process: UserFn };
+
+/** Flink's AggregateFunction; `add` also gets the record's time. */
+export interface Aggregate {
+  create(): unknown;
+  add(accumulator: unknown, record: unknown, time?: number): unknown;
+  result(accumulator: unknown): unknown;
+  merge?(a: unknown, b: unknown): unknown;
+}
 
 export interface WindowSettings {
   assigner: WindowAssigner;
