@@ -14,7 +14,7 @@ import type { TimerHandle } from '../../lib/clock/index.ts';
 import { OutputGate } from './output-gate.ts';
 import { isKeyed } from '../../lib/descriptor/graph.ts';
 import { createOperatorLogic, keySelector, type Collector, type OperatorLogic } from './logic/index.ts';
-import { describe as describeValue } from './logic/transforms.ts';
+import { describe as describeValue } from './logic/emit.ts';
 import type { Frame, OperatorMessage, TaskDeployment } from './protocol.ts';
 
 /** How long one pump turn may hold the event loop before yielding to timers and I/O (heartbeats). */

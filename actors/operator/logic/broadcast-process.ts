@@ -8,7 +8,7 @@
  */
 import { CloudflinkError } from '../../../lib/errors/index.ts';
 import type { KeyedStateBackend, KeyedStateStore } from '../../../lib/state/index.ts';
-import { describe } from './transforms.ts';
+import { describe, emitAll, sideOutput } from './emit.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
 
 /** What a broadcast map may be keyed by: values that compare by value in a Map and survive msgpack. */
@@ -119,10 +119,7 @@ export function broadcastProcessLogic(
     return created;
   };
 
-  const output = (out: Collector, timestamp: number | undefined) => (tag: string, value: unknown): void => {
-    if (typeof tag !== 'string' || tag === '') throw new CloudflinkError('UDF_FAILED', `ctx.output(tag, value) needs a non-empty string tag, got ${describe(tag)}`);
-    out.emitTo?.(tag, value, timestamp);
-  };
+  const output = (out: Collector, timestamp: number | undefined) => (tag: string, value: unknown): void => sideOutput(out, tag, value, timestamp);
 
   const applyToKeyedState = (stateName: string, fn: (key: unknown, state: KeyedStateStore) => void): void => {
     if (typeof stateName !== 'string' || stateName === '') {
@@ -138,14 +135,6 @@ export function broadcastProcessLogic(
     }
   };
 
-  const emitAll = (results: unknown, out: Collector, timestamp: number | undefined, which: 'fn1' | 'fn2'): void => {
-    if (results === undefined || results === null) return;
-    if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
-      const what = which === 'fn1' ? 'the main-input function (fn1)' : 'the broadcast-input function (fn2)';
-      throw new CloudflinkError('UDF_FAILED', `${what} of broadcast process '${vertexName}' must return an array or another iterable, not ${describe(results)}`);
-    }
-    for (const result of results as Iterable<unknown>) out.emit(result, timestamp);
-  };
 
   const processMain = (record: unknown, out: Collector, timestamp: number | undefined): void => {
     const ctx: BroadcastProcessContext = {
@@ -159,7 +148,7 @@ export function broadcastProcessLogic(
       ctx.key = key;
       ctx.state = backend!.store;
     }
-    emitAll(fn1(record, ctx), out, timestamp, 'fn1');
+    emitAll(fn1(record, ctx), out, `the main-input function (fn1) of broadcast process '${vertexName}'`, timestamp);
   };
 
   const processBroadcast = (record: unknown, out: Collector, timestamp: number | undefined): void => {
@@ -169,7 +158,7 @@ export function broadcastProcessLogic(
       output: output(out, timestamp),
       ...(backend === undefined ? {} : { applyToKeyedState }),
     };
-    emitAll(fn2(record, ctx), out, timestamp, 'fn2');
+    emitAll(fn2(record, ctx), out, `the broadcast-input function (fn2) of broadcast process '${vertexName}'`, timestamp);
   };
 
   return {

@@ -12,7 +12,7 @@
 import { CloudflinkError } from '../../../lib/errors/index.ts';
 import type { KeyedStateBackend, MapState } from '../../../lib/state/index.ts';
 import { TimerHeap } from './timer-heap.ts';
-import { describe } from './transforms.ts';
+import { describe, emitAll, sideOutput } from './emit.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
 
 export interface IntervalJoinSettings {
@@ -79,24 +79,13 @@ export function intervalJoinLogic(
   // Flink's rule: the last time a record of the other side still on time (t ≥ watermark) can join this bucket.
   const cleanupTime = (side: Side, at: number): number => (side === 'left' ? at + Math.max(upper, 0) : at - Math.min(lower, 0));
 
-  const emitAll = (results: unknown, out: Collector, timestamp: number): void => {
-    if (results === undefined || results === null) return;
-    if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
-      throw new CloudflinkError('UDF_FAILED', `the function of interval join '${vertexName}' must return an array or another iterable, not ${describe(results)}`);
-    }
-    for (const result of results as Iterable<unknown>) out.emit(result, timestamp);
-  };
-
   const join = (key: unknown, left: unknown, leftTimestamp: number, right: unknown, rightTimestamp: number, out: Collector): void => {
     const timestamp = Math.max(leftTimestamp, rightTimestamp);
     const ctx: IntervalJoinContext = {
       key, leftTimestamp, rightTimestamp, timestamp,
-      output: (tag, value) => {
-        if (typeof tag !== 'string' || tag === '') throw new CloudflinkError('UDF_FAILED', `ctx.output(tag, value) needs a non-empty string tag, got ${describe(tag)}`);
-        out.emitTo?.(tag, value, timestamp);
-      },
+      output: (tag, value) => sideOutput(out, tag, value, timestamp),
     };
-    emitAll(fn(left, right, ctx), out, timestamp);
+    emitAll(fn(left, right, ctx), out, `the function of interval join '${vertexName}'`, timestamp);
   };
 
   return {

@@ -8,7 +8,7 @@
 import { CloudflinkError } from '../../../lib/errors/index.ts';
 import type { KeyedStateBackend, KeyedStateStore, MapState } from '../../../lib/state/index.ts';
 import { ProcessingTimeAlarm, TimerHeap } from './timer-heap.ts';
-import { describe } from './transforms.ts';
+import { describe, emitAll, sideOutput } from './emit.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
 
 export type TimeDomain = 'event' | 'processing';
@@ -46,18 +46,7 @@ interface Timer {
 
 const TIMERS = '__timers';
 
-function sideOutput(out: Collector, tag: string, value: unknown, timestamp: number | undefined): void {
-  if (typeof tag !== 'string' || tag === '') throw new CloudflinkError('UDF_FAILED', `ctx.output(tag, value) needs a non-empty string tag, got ${describe(tag)}`);
-  out.emitTo?.(tag, value, timestamp);
-}
 
-function emitAll(results: unknown, out: Collector, timestamp: number | undefined, what: string): void {
-  if (results === undefined || results === null) return;
-  if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
-    throw new CloudflinkError('UDF_FAILED', `${what} must return an array or another iterable, not ${describe(results)}`);
-  }
-  for (const result of results as Iterable<unknown>) out.emit(result, timestamp);
-}
 const STATE_KEY = (domain: TimeDomain, time: number): string => `${domain[0]}${time}`;
 
 export function keyedProcessLogic(
@@ -104,7 +93,7 @@ export function keyedProcessLogic(
       if (!timers.contains(id)) continue;
       timers.remove(id);
       const timestamp = domain === 'event' ? time : undefined;
-      emitAll(onTimer!(time, context(key, timestamp, out, domain)), out, timestamp, 'an onTimer function');
+      emitAll(onTimer!(time, context(key, timestamp, out, domain)), out, 'an onTimer function', timestamp);
     }
   };
 
@@ -112,7 +101,7 @@ export function keyedProcessLogic(
     process(record, out: Collector, _input, timestamp) {
       const key = keyOf(record);
       backend.setCurrentKey(key);
-      emitAll(fn(record, context(key, timestamp, out)), out, timestamp, 'a process function');
+      emitAll(fn(record, context(key, timestamp, out)), out, 'a process function', timestamp);
     },
     onWatermark(next, out) {
       watermark = next;
@@ -155,7 +144,7 @@ export function processLogic(fn: UserFn, clock: ProcessingTime): OperatorLogic {
         get state(): never { return needsKey('keyed state (ctx.state)')(); },
         output: (tag: string, value: unknown) => sideOutput(out, tag, value, timestamp),
       };
-      emitAll(fn(record, context), out, timestamp, 'a process function');
+      emitAll(fn(record, context), out, 'a process function', timestamp);
     },
     onWatermark(next) {
       watermark = next;

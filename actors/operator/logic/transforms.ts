@@ -1,6 +1,7 @@
 import { CloudflinkError } from '../../../lib/errors/index.ts';
 import type { KeyedStateBackend, KeyedStateStore } from '../../../lib/state/index.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
+import { describe, emitAll, sideOutput } from './emit.ts';
 
 export function mapLogic(fn: UserFn): OperatorLogic {
   return { process: (record, out) => out.emit(fn(record)) };
@@ -14,15 +15,6 @@ export function flatMapLogic(fn: UserFn): OperatorLogic {
   return { process: (record, out) => emitAll(fn(record), out, 'a flatMap function') };
 }
 
-/** Emits what a function returned: an array or another iterable, or nothing. */
-function emitAll(results: unknown, out: Collector, what: string): void {
-  if (results === undefined || results === null) return;
-  if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
-    throw new CloudflinkError('UDF_FAILED', `${what} must return an array or another iterable, not ${describe(results)}`);
-  }
-  for (const item of results as Iterable<unknown>) out.emit(item);
-}
-
 /** What a keyed co-process function gets besides the record: its key, the state of that key, and its side outputs. */
 export interface ProcessContext {
   key: unknown;
@@ -33,11 +25,6 @@ export interface ProcessContext {
 
 function contextFor(key: unknown, state: KeyedStateBackend, out: Collector): ProcessContext {
   return { key, state: state.store, output: (tag, value) => sideOutput(out, tag, value) };
-}
-
-function sideOutput(out: Collector, tag: string, value: unknown): void {
-  if (typeof tag !== 'string' || tag === '') throw new CloudflinkError('UDF_FAILED', `ctx.output(tag, value) needs a non-empty string tag, got ${describe(tag)}`);
-  out.emitTo?.(tag, value);
 }
 
 /** Keyed rolling reduce: emits the running result of the record's key after each record; the result is keyed state. */
@@ -156,11 +143,4 @@ export function coProcessLogic(fns: [UserFn, UserFn], keysOf: [(record: unknown)
 /** Flink's union: the records of every input, as they come. */
 export function unionLogic(): OperatorLogic {
   return { process: (record, out) => out.emit(record) };
-}
-
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return `${typeof value} ${text && text.length > 40 ? `${text.slice(0, 40)}…` : text}`;
 }

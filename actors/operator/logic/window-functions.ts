@@ -7,7 +7,7 @@
  */
 import { CloudflinkError } from '../../../lib/errors/index.ts';
 import { canonicalKey } from '../../../lib/partition/index.ts';
-import { describe } from './transforms.ts';
+import { describe } from './emit.ts';
 
 export type Order = 'asc' | 'desc';
 

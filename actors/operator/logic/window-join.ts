@@ -4,11 +4,11 @@
  * `join(left, right)` runs for each pair of the key's left and right records in it (an inner
  * join), or `coGroup(lefts, rights, ctx)` once with both lists.
  */
-import { CloudflinkError } from '../../../lib/errors/index.ts';
 import type { KeyedStateBackend } from '../../../lib/state/index.ts';
 import type { CountTrigger, WindowAssigner } from '../../../lib/descriptor/types.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
 import type { AlarmClock } from './timer-heap.ts';
+import { iterableOf } from './emit.ts';
 import { windowLogic, type TimeWindow } from './windows.ts';
 
 export interface WindowJoinSettings {
@@ -32,12 +32,7 @@ export function windowJoinLogic(
     const rights: unknown[] = [];
     for (const [side, record] of elements) (side === 1 ? lefts : rights).push(record);
     if ('coGroup' in settings.fn) {
-      const results = settings.fn.coGroup(lefts, rights, ctx);
-      if (results === undefined || results === null) return [];
-      if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
-        throw new CloudflinkError('UDF_FAILED', `the coGroup function of '${vertexName}' must return an array or another iterable`);
-      }
-      return [...(results as Iterable<unknown>)];
+      return [...iterableOf(settings.fn.coGroup(lefts, rights, ctx), `the coGroup function of '${vertexName}'`)];
     }
     const joined: unknown[] = [];
     for (const left of lefts) for (const right of rights) joined.push(settings.fn.join(left, right));

@@ -15,7 +15,7 @@ import { CloudflinkError } from '../../../lib/errors/index.ts';
 import type { KeyedStateBackend, MapState } from '../../../lib/state/index.ts';
 import type { CountEvictor, CountTrigger, FixedWindowAssigner, WindowAssigner } from '../../../lib/descriptor/types.ts';
 import type { Collector, OperatorLogic, UserFn } from './types.ts';
-import { describe } from './transforms.ts';
+import { emitAll } from './emit.ts';
 import { ProcessingTimeAlarm, TimerHeap, type AlarmClock } from './timer-heap.ts';
 
 export interface TimeWindow {
@@ -153,11 +153,7 @@ export function windowLogic(
       else if ('aggregate' in fn && fn.many) results = value;
       else return out.emit(value, timestamp);
     }
-    if (results === undefined || results === null) return;
-    if (typeof (results as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof results === 'string') {
-      throw new CloudflinkError('UDF_FAILED', `the process function of window '${vertexName}' must return an array or another iterable, not ${describe(results)}`);
-    }
-    for (const result of results as Iterable<unknown>) out.emit(result, timestamp);
+    emitAll(results, out, `the process function of window '${vertexName}'`, timestamp);
   };
 
   /** One record into the accumulator of a window that may not exist yet. */
