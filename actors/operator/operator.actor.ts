@@ -68,6 +68,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   /** Processing-time callbacks that came due before `start`. */
   private readonly dueBeforeStart: (() => void)[] = [];
   private pumpScheduled = false;
+  /** After the end of input: a blocking operator is emitting what it held. */
+  private draining = false;
   private exhausted = false;
   /** Snapshot writes in flight: the task reports FINISHED only after their acknowledgements. */
   private readonly writes = new Set<Promise<void>>();
@@ -373,7 +375,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   }
 
   private schedulePump(): void {
-    if (this.chainedInput) {
+    // A chained instance runs in its upstream's pass, until it drains what it held at the end: then on its own.
+    if (this.chainedInput && !this.draining) {
       this.wakeUpstream?.();
       return;
     }
@@ -389,7 +392,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     if (this.phase !== 'running') return;
     const started = performance.now();
     try {
-      if (this.isSource) this.produce(started);
+      if (this.draining) this.drain(started);
+      else if (this.isSource) this.produce(started);
       else this.consume(started);
     } catch (error) {
       this.fail(error, this.record);
@@ -480,6 +484,27 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     this.timestamp = undefined;
     if (!this.stopping) this.logic.onWatermark?.(Number.POSITIVE_INFINITY, this.collector);
     this.logic.finish?.(this.collector);
+    if (this.logic.drain && !this.stopping) {
+      // A blocking operator (a sort, a grouping, a join) emits what it held, as a source would: paced by credit.
+      this.draining = true;
+      this.schedulePump();
+      return;
+    }
+    this.endOutput();
+  }
+
+  /** Emits what a blocking operator held, a batch at a time, while the output takes it. */
+  private drain(started: number): void {
+    this.record = undefined;
+    let drained = false;
+    while (!this.output.blocked && !drained && performance.now() - started < TURN_MS) drained = this.logic.drain!(this.collector, SOURCE_BATCH);
+    if (drained) {
+      this.draining = false;
+      this.endOutput();
+    } else if (!this.output.blocked) this.schedulePump();
+  }
+
+  private endOutput(): void {
     this.output.end(this.stopping);
     this.phase = 'finishing';
     if (this.output.drained) this.done();

@@ -189,10 +189,77 @@ export interface ProcessVertex {
 /** Exactly-once files (two-phase commit): `part-…` files in the directory `path`, committed when a checkpoint completes. */
 export interface SinkFile { operator: 'sink.file'; path: string }
 
+// ---- batch (mode "batch") ----------------------------------------------------------------
+//
+// Blocking operators: each sees all of its bounded input before it emits, sorting or hashing
+// it within its share of the slot's memory (`batch.memoryPerSlotMb`) and spilling to local
+// disk past it. Grouping operators group by the key of their `hash` input edge; without one,
+// each subtask's whole partition is one group.
+
+/** A CSV file, or a directory of them read in parallel; each line a record of the declared fields. */
+export interface SourceCsv {
+  operator: 'source.csv';
+  path: string;
+  fields: CsvField[];
+  /** The first line of each file names the columns (and is skipped); default false. */
+  header?: boolean;
+  /** Default ','. */
+  delimiter?: string;
+}
+export interface CsvField { name: string; type: 'string' | 'number' | 'integer' | 'boolean' }
+/** A JSON-lines file, or a directory of them; each line a record, checked against `schema` (a JSON Schema) when given. */
+export interface SourceJsonLines { operator: 'source.jsonLines'; path: string; schema?: Record<string, unknown> }
+
+/** Per group, `fn(a, b)` down to one record (Flink's GroupReduceFunction on a grouping's reduce). */
+export interface BatchReduceVertex { operator: 'batch.reduce'; fn: UserFunction }
+/** Per group, `fn(records, key)` → an iterable (Flink's reduceGroup). */
+export interface BatchReduceGroupVertex { operator: 'batch.reduceGroup'; fn: UserFunction }
+export type AggregationKind = 'sum' | 'min' | 'max' | 'count' | 'avg';
+/** Per group, the group's first record with each field aggregated (Flink's aggregate(SUM, field).and(...)); `count` and `avg` too. */
+export interface BatchAggregateVertex { operator: 'batch.aggregate'; aggregations: { kind: AggregationKind; field: string | number }[] }
+/** Per group, the record with the smallest (largest) field; the first such on a tie. */
+export interface BatchExtremumVertex { operator: 'batch.minBy' | 'batch.maxBy'; field: string | number }
+/** Per group, its first `n` records, in input order. */
+export interface BatchFirstVertex { operator: 'batch.first'; n: number }
+/** Each distinct record once (by `key`, or the whole record), the first seen. */
+export interface BatchDistinctVertex { operator: 'batch.distinct'; key?: KeySelector }
+/** Each subtask's records sorted by `by` (then by the next entries), stable. */
+export interface BatchSortPartitionVertex { operator: 'batch.sortPartition'; by: SortKey[] }
+export interface SortKey { key: KeySelector; order?: SortOrder }
+/** `fn(records)` → an iterable, once per subtask with all of its records. */
+export interface BatchMapPartitionVertex { operator: 'batch.mapPartition'; fn: UserFunction }
+/**
+ * Before a shuffle, pre-reduces each subtask's records per key (a combiner): `fn` as
+ * batch.reduce's, or `aggregations` as batch.aggregate's partial ones; emits when its memory is
+ * full and at the end.
+ */
+export interface BatchCombineVertex { operator: 'batch.combine'; key: KeySelector; fn?: UserFunction; aggregations?: { kind: AggregationKind; field: string | number }[] }
+export type JoinType = 'inner' | 'left' | 'right' | 'full';
+export type JoinStrategy = 'broadcast-hash' | 'repartition-hash' | 'sort-merge';
+/**
+ * Two inputs joined on `key1` (input 1) = `key2` (input 2): `fn(left, right)` per pair, with
+ * null for the missing side of an outer join; without `fn`, the pair [left, right]. The edges
+ * partition by the keys (hash), or broadcast input 2 (`broadcast-hash`).
+ */
+export interface BatchJoinVertex { operator: 'batch.join'; key1: KeySelector; key2: KeySelector; type?: JoinType; strategy?: JoinStrategy; fn?: UserFunction }
+/** Per key of either input, `fn(lefts, rights, key)` → an iterable (Flink's coGroup). */
+export interface BatchCoGroupVertex { operator: 'batch.coGroup'; key1: KeySelector; key2: KeySelector; fn: UserFunction }
+/** Every pair of a record of input 1 and one of input 2 (broadcast): `fn(a, b)`, or [a, b]. */
+export interface BatchCrossVertex { operator: 'batch.cross'; fn?: UserFunction }
+/** One line per record: the fields in order, quoted as CSV needs. */
+export interface SinkCsv { operator: 'sink.csv'; path: string; fields: string[]; header?: boolean; delimiter?: string }
+/** One JSON document per line. */
+export interface SinkJsonLines { operator: 'sink.jsonLines'; path: string }
+
+export type BatchOperatorSpec =
+  | BatchReduceVertex | BatchReduceGroupVertex | BatchAggregateVertex | BatchExtremumVertex | BatchFirstVertex | BatchDistinctVertex
+  | BatchSortPartitionVertex | BatchMapPartitionVertex | BatchCombineVertex | BatchJoinVertex | BatchCoGroupVertex | BatchCrossVertex;
+
 export type OperatorSpec =
   | SourceFromElements | SourceTextFile | SourceGenerator | SourceNexmark
   | MapVertex | FilterVertex | FlatMapVertex | ReduceVertex | SumVertex | ExtremumVertex | ProcessVertex | UnionVertex | CoMapVertex | CoProcessVertex | WindowVertex
   | WindowJoinVertex | IntervalJoinVertex | BroadcastProcessVertex | EventTimeSortVertex
+  | SourceCsv | SourceJsonLines | BatchOperatorSpec | SinkCsv | SinkJsonLines
   | SinkPrint | SinkTextFile | SinkCollect | SinkFile | SinkDiscard;
 
 export type OperatorName = OperatorSpec['operator'];
@@ -201,6 +268,10 @@ export const OPERATORS: readonly OperatorName[] = [
   'source.elements', 'source.textFile', 'source.generator', 'source.nexmark',
   'map', 'filter', 'flatMap', 'reduce', 'sum', 'min', 'max', 'minBy', 'maxBy', 'process', 'union', 'coMap', 'coFlatMap', 'coProcess', 'window',
   'windowJoin', 'intervalJoin', 'broadcastProcess', 'eventTimeSort',
+  'source.csv', 'source.jsonLines',
+  'batch.reduce', 'batch.reduceGroup', 'batch.aggregate', 'batch.minBy', 'batch.maxBy', 'batch.first', 'batch.distinct',
+  'batch.sortPartition', 'batch.mapPartition', 'batch.combine', 'batch.join', 'batch.coGroup', 'batch.cross',
+  'sink.csv', 'sink.jsonLines',
   'sink.print', 'sink.textFile', 'sink.collect', 'sink.file', 'sink.discard',
 ];
 

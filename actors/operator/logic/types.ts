@@ -18,6 +18,12 @@ export interface OperatorLogic {
   onWatermark?(watermark: number, out: Collector): void;
   /** End of all input: flush what is buffered. */
   finish?(out: Collector): void;
+  /**
+   * After `finish`, for a blocking operator (a sort, a grouping, a join of bounded inputs):
+   * emits up to about `max` more records of what it held; returns true once it emitted all.
+   * The instance calls it again as its output takes more, as it calls a source's `produce`.
+   */
+  drain?(out: Collector, max: number): boolean;
   /** Releases files and handles; called once, whatever the ending. */
   close?(): void;
   /** Records a `sink.collect` gathered for the job's result. */
