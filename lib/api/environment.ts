@@ -159,6 +159,9 @@ export class StreamExecutionEnvironment {
   private operatorChaining = true;
   private readonly nodes: StreamNode[] = [];
   private vertexCount = 0;
+  /** The batch ExecutionEnvironment builds on this one: its jobs run in mode batch. */
+  protected executionMode: 'streaming' | 'batch' = 'streaming';
+  protected batchSettings?: { memoryPerSlotMb?: number };
 
   constructor(private readonly client?: JobClient, options: EnvironmentOptions = {}) {
     if (options.parallelism !== undefined) this.setParallelism(options.parallelism);
@@ -289,7 +292,8 @@ export class StreamExecutionEnvironment {
     return {
       apiVersion: DESCRIPTOR_API_VERSION,
       name: jobName,
-      mode: 'streaming',
+      mode: this.executionMode,
+      ...(this.batchSettings === undefined ? {} : { batch: { ...this.batchSettings } }),
       ...(this.parallelism === undefined ? {} : { parallelism: this.parallelism }),
       ...(this.maxParallelism === undefined ? {} : { maxParallelism: this.maxParallelism }),
       params: { ...this.params },

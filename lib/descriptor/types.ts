@@ -358,6 +358,8 @@ export interface JobDescriptor {
   checkpointing?: CheckpointingDescriptor;
   /** Defaults as Flink's: fixed-delay forever, 1 s apart, with checkpointing; none without. */
   restartStrategy?: RestartStrategy;
+  /** Mode batch: the memory each slot gives its blocking operators (sorts, groupings, joins) before they spill to disk; default 128. */
+  batch?: { memoryPerSlotMb?: number };
   vertices: VertexDescriptor[];
   edges: EdgeDescriptor[];
 }
@@ -375,6 +377,8 @@ export interface ResolvedJob {
   operatorChaining: boolean;
   checkpointing: ResolvedCheckpointing;
   restartStrategy: RestartStrategy;
+  /** Mode batch only. */
+  batch?: { memoryPerSlotBytes: number };
   vertices: ResolvedVertex[];
   edges: ResolvedEdge[];
 }

@@ -11,6 +11,8 @@ import { checkUserFunctionSource } from './udf.ts';
 import { resolveNexmarkConfig } from '../nexmark/config.ts';
 
 export const DEFAULT_MODE = 'streaming';
+/** What each slot gives its blocking batch operators before they spill, as Flink's managed memory. */
+export const DEFAULT_BATCH_MEMORY_MB = 128;
 export const DEFAULT_PARALLELISM = 1;
 export const DEFAULT_MAX_PARALLELISM = 128;
 export const DEFAULT_CHECKPOINT_TIMEOUT_MS = 60_000;
@@ -47,7 +49,9 @@ function resolve(d: JobDescriptor): ResolvedJob {
   return {
     apiVersion: d.apiVersion, name: d.name, mode: d.mode ?? DEFAULT_MODE, parallelism,
     maxParallelism: d.maxParallelism ?? DEFAULT_MAX_PARALLELISM, params, operatorChaining: d.operatorChaining ?? true, checkpointing,
-    restartStrategy: d.restartStrategy ? { ...d.restartStrategy } : defaultRestartStrategy(checkpointing.enabled), vertices, edges,
+    restartStrategy: d.restartStrategy ? { ...d.restartStrategy } : defaultRestartStrategy(checkpointing.enabled),
+    ...(d.mode === 'batch' ? { batch: { memoryPerSlotBytes: (d.batch?.memoryPerSlotMb ?? DEFAULT_BATCH_MEMORY_MB) * 1024 * 1024 } } : {}),
+    vertices, edges,
   };
 }
 
