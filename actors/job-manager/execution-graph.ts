@@ -1,4 +1,4 @@
-import { isChained } from '../../lib/descriptor/graph.ts';
+import { isBatchOperator, isChained } from '../../lib/descriptor/graph.ts';
 import type { ResolvedJob } from '../../lib/descriptor/types.ts';
 import type { JobRun } from './job-run.ts';
 import type { SlotRef } from '../scheduler/protocol.ts';
@@ -8,6 +8,9 @@ import type { ChannelSpec, NetworkSettings, TaskDeployment } from '../operator/p
 export function buildDeployments(run: JobRun, slots: SlotRef[], network: NetworkSettings, collectLimit: number): (TaskDeployment & { tmId: string })[] {
   const { jobId, job } = run;
   const parallelismOf = new Map(job.vertices.map((v) => [v.id, v.parallelism]));
+  // A slot runs a subtask of every vertex (slot sharing): its batch operators share its memory.
+  const batchVertices = job.vertices.filter((v) => isBatchOperator(v.operator)).length;
+  const memoryBytes = job.batch && batchVertices > 0 ? Math.floor(job.batch.memoryPerSlotBytes / batchVertices) : undefined;
   return job.vertices.flatMap((vertex) => {
     const inputs: ChannelSpec[] = [];
     const outputs: ChannelSpec[] = [];
@@ -38,6 +41,7 @@ export function buildDeployments(run: JobRun, slots: SlotRef[], network: Network
       outputs,
       network,
       collectLimit,
+      ...(memoryBytes !== undefined && isBatchOperator(vertex.operator) ? { memoryBytes } : {}),
     }));
   });
 }

@@ -52,6 +52,8 @@ export interface TaskDeployment {
   outputs: ChannelSpec[];
   network: NetworkSettings;
   collectLimit: number;
+  /** A batch operator's share of its slot's memory, past which it spills to local disk. */
+  memoryBytes?: number;
 }
 
 /** Messages an operator instance accepts on `<p>.task.<jobId>.<vertexId>.<subtask>`. */

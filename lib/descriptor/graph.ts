@@ -87,7 +87,9 @@ export function isTwoInput(operator: OperatorName): boolean {
   return TWO_INPUT.has(operator);
 }
 
-const TWO_INPUT: ReadonlySet<OperatorName> = new Set(['coMap', 'coFlatMap', 'coProcess', 'windowJoin', 'intervalJoin', 'broadcastProcess']);
+const TWO_INPUT: ReadonlySet<OperatorName> = new Set([
+  'coMap', 'coFlatMap', 'coProcess', 'windowJoin', 'intervalJoin', 'broadcastProcess', 'batch.join', 'batch.coGroup', 'batch.cross',
+]);
 
 /** Operators whose functions may emit to side outputs (`ctx.output(tag, value)`, or late data). */
 export function hasSideOutputs(operator: OperatorName): boolean {
@@ -109,5 +111,18 @@ export function isKeyed(operator: OperatorName): boolean {
  * window runs per key (else it sees the whole stream, at parallelism 1).
  */
 export function isOptionallyKeyed(operator: OperatorName): boolean {
-  return operator === 'process' || operator === 'window' || operator === 'broadcastProcess';
+  return operator === 'process' || operator === 'window' || operator === 'broadcastProcess' || GROUPING.has(operator);
+}
+
+/** Batch operators that group by the key of their `hash` input, or take each subtask's whole partition as one group. */
+const GROUPING: ReadonlySet<OperatorName> = new Set([
+  'batch.reduce', 'batch.reduceGroup', 'batch.aggregate', 'batch.minBy', 'batch.maxBy', 'batch.first', 'batch.distinct', 'batch.sortPartition', 'batch.mapPartition',
+]);
+
+/**
+ * Batch operators, which run in mode batch only. All but the combiner are blocking: they see
+ * their whole input before they emit, within their share of the slot's memory.
+ */
+export function isBatchOperator(operator: OperatorName): boolean {
+  return operator.startsWith('batch.');
 }

@@ -1,7 +1,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import schema from '../../config/descriptor.schema.json' with { type: 'json' };
 import { defaultRestartStrategy } from '../restart/index.ts';
-import { hasSideOutputs, isKeyed, isOptionallyKeyed, isSink, isSource, isTwoInput, topologicalOrder } from './graph.ts';
+import { hasSideOutputs, isBatchOperator, isKeyed, isOptionallyKeyed, isSink, isSource, isTwoInput, topologicalOrder } from './graph.ts';
 import {
   OPERATORS,
   type CheckpointingDescriptor, type DescriptorIssue, type JobDescriptor, type OperatorName, type Partitioning,
@@ -244,6 +244,7 @@ function viewOf(d: Record<string, unknown>): GraphView {
 function graphIssues(d: Record<string, unknown>): DescriptorIssue[] {
   const g = viewOf(d);
   return [
+    ...modeRules(d, g),
     ...duplicateIds(g), ...parallelismLimits(d, g), ...danglingEdges(g), ...cycles(g),
     ...edgeRules(g), ...inputRules(g), ...vertexFieldRules(g), ...sourcesAndSinks(g),
   ];
@@ -349,9 +350,17 @@ function inputRules(g: GraphView): DescriptorIssue[] {
           }
         }
       }
-      const rules = inputs.find((e) => e.input === 2);
-      if (v.operator === 'broadcastProcess' && rules !== undefined && rules.partition !== undefined && rules.partition !== 'broadcast') {
-        issues.push({ path: `/edges/${rules.index}/partition`, message: `input 2 of ${described} is the stream every subtask reads all of: make it a 'broadcast' edge; it is '${rules.partition}'${rules.partitionGiven ? '' : ' (the default)'}` });
+      const second = inputs.find((e) => e.input === 2);
+      const broadcastSecond = v.operator === 'broadcastProcess' || v.operator === 'batch.cross' || (v.operator === 'batch.join' && v.raw.strategy === 'broadcast-hash');
+      if (broadcastSecond && second !== undefined && second.partition !== undefined && second.partition !== 'broadcast') {
+        issues.push({ path: `/edges/${second.index}/partition`, message: `input 2 of ${described} is the input every subtask reads all of: make it a 'broadcast' edge; it is '${second.partition}'${second.partitionGiven ? '' : ' (the default)'}` });
+      }
+      if ((v.operator === 'batch.join' && !broadcastSecond) || v.operator === 'batch.coGroup') {
+        for (const e of inputs) {
+          if (e.partition !== undefined && e.partition !== 'hash') {
+            issues.push({ path: `/edges/${e.index}/partition`, message: `both inputs of ${described} must be 'hash' edges by its keys (key1 and key2), so that equal keys meet; this edge is '${e.partition}'${e.partitionGiven ? '' : ' (the default)'}` });
+          }
+        }
       }
       continue;
     }
@@ -396,10 +405,26 @@ function inputRules(g: GraphView): DescriptorIssue[] {
 
 const TWO_INPUT_NAMES = OPERATORS.filter(isTwoInput).join(', ');
 
+/** Batch operators run in mode batch, whose jobs take no checkpoints: a failed one runs again from its inputs. */
+function modeRules(d: Record<string, unknown>, g: GraphView): DescriptorIssue[] {
+  const issues: DescriptorIssue[] = [];
+  if (d.mode !== 'batch') {
+    for (const v of g.vertices) {
+      if (v.operator && isBatchOperator(v.operator)) issues.push({ path: `/vertices/${v.index}/operator`, message: `${v.operator} is a batch operator: it needs "mode": "batch"` });
+    }
+  } else if (d.checkpointing !== undefined) {
+    issues.push({ path: '/checkpointing', message: 'a batch job takes no checkpoints (its inputs are bounded and are read again after a failure); remove checkpointing, or use mode streaming' });
+  }
+  return issues;
+}
+
 /** Rules between a vertex's own fields that the schema cannot say. */
 function vertexFieldRules(g: GraphView): DescriptorIssue[] {
   const issues: DescriptorIssue[] = [];
   for (const v of g.vertices) {
+    if (v.operator === 'batch.join' && v.raw.strategy === 'broadcast-hash' && (v.raw.type === 'right' || v.raw.type === 'full')) {
+      issues.push({ path: `/vertices/${v.index}/strategy`, message: `a broadcast-hash join cannot be a ${v.raw.type} outer join: every subtask holds all of input 2 and would emit its unmatched records once each; use 'sort-merge' or 'repartition-hash'` });
+    }
     const { raw } = v;
     const assigner = isRecord(raw.assigner) ? raw.assigner : undefined;
     if ((v.operator === 'window' || v.operator === 'windowJoin') && assigner?.type === 'global' && raw.trigger === undefined) {

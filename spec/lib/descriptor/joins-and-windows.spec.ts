@@ -427,7 +427,7 @@ describe('windows, joins, broadcast state and event-time sort in a descriptor', 
     for (const [name, second, got] of [['hash', byUser, `'hash'`], ['rebalance', { partition: 'rebalance' }, `'rebalance'`], ['no partition', {}, `'forward' \\(the default\\)`]] as const) {
       it(`needs its input 2 to be a broadcast edge, rejecting ${name}, at its partition`, () => {
         onlyIssue(twoInputs(broadcastProcess(), byUser, second), '/edges/1/partition',
-          new RegExp(`^input 2 of 'op' \\(broadcastProcess\\) is the stream every subtask reads all of: make it a 'broadcast' edge; it is ${got}$`));
+          new RegExp(`^input 2 of 'op' \\(broadcastProcess\\) is the input every subtask reads all of: make it a 'broadcast' edge; it is ${got}$`));
       });
     }
 
