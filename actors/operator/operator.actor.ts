@@ -184,6 +184,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       localReceiver: (subject) => system.localRoute(subject) as ((frame: Frame) => void) | undefined,
       onWritable: () => this.writable(),
       onError: (error) => this.fail(error, undefined),
+      ...(this.logic.channelOf ? { channelOf: this.logic.channelOf.bind(this.logic) } : {}),
     });
     this.input = new InputGate(
       task.inputs.filter((spec) => !spec.chained).map((spec) => ({ edgeIndex: spec.edgeIndex, upstreamParallelism: spec.peerParallelism })),

@@ -49,6 +49,8 @@ export interface OutputGateOptions {
   publish(subject: string, frame: Uint8Array): void;
   /** The receiver of a subject when it lives in this process: frames go to it by call, not encoded. */
   localReceiver(subject: string): ((frame: Frame) => void) | undefined;
+  /** The subtask a record goes to on a `custom` edge: the sending operator's choice. */
+  channelOf?(record: unknown, channels: number): number;
   /** Called when the gate stops being blocked (credit arrived for every waiting frame). */
   onWritable(): void;
   /** A flush on the buffer timeout failed (for example a record too large for a frame). */
@@ -146,6 +148,9 @@ export class OutputGate {
         }
         case 'broadcast':
           for (const channel of edge.channels) this.push(channel, record, timestamp);
+          break;
+        case 'custom':
+          this.push(edge.channels[this.options.channelOf!(record, edge.channels.length)]!, record, timestamp);
           break;
         default: {
           const never: never = edge.spec.partition;

@@ -88,7 +88,7 @@ export function isTwoInput(operator: OperatorName): boolean {
 }
 
 const TWO_INPUT: ReadonlySet<OperatorName> = new Set([
-  'coMap', 'coFlatMap', 'coProcess', 'windowJoin', 'intervalJoin', 'broadcastProcess', 'batch.join', 'batch.coGroup', 'batch.cross',
+  'coMap', 'coFlatMap', 'coProcess', 'windowJoin', 'intervalJoin', 'broadcastProcess', 'batch.join', 'batch.coGroup', 'batch.cross', 'batch.rangePartition',
 ]);
 
 /** Operators whose functions may emit to side outputs (`ctx.output(tag, value)`, or late data). */

@@ -16,7 +16,8 @@ export const DESCRIPTOR_API_VERSION = 'cloudflink/v1';
  */
 export type UserFunction = string | { module: string; export?: string };
 
-export type Partitioning = 'forward' | 'rebalance' | 'hash' | 'broadcast';
+/** `custom`: the sending operator picks each record's subtask (a range partitioner's, out of batch.rangePartition). */
+export type Partitioning = 'forward' | 'rebalance' | 'hash' | 'broadcast' | 'custom';
 
 /** A key: a field name or array index of the record, or a key-selector function. */
 export type KeySelector = { field: string | number } | { fn: UserFunction };
@@ -246,6 +247,14 @@ export interface BatchJoinVertex { operator: 'batch.join'; key1: KeySelector; ke
 export interface BatchCoGroupVertex { operator: 'batch.coGroup'; key1: KeySelector; key2: KeySelector; fn: UserFunction }
 /** Every pair of a record of input 1 and one of input 2 (broadcast): `fn(a, b)`, or [a, b]. */
 export interface BatchCrossVertex { operator: 'batch.cross'; fn?: UserFunction }
+/** Emits, at its end, a sample of `size` (default 1000) of its records' keys, for a range partitioner: { count, keys }. */
+export interface BatchSampleVertex { operator: 'batch.sample'; key: KeySelector; size?: number }
+/**
+ * Range partitioning (Flink's partitionByRange): records on input 1, every subtask's
+ * batch.sample on input 2 (a `broadcast` edge); each record goes out on its `custom` edge to
+ * the subtask of its key's range, so that subtask i holds keys up to subtask i + 1's (`order`).
+ */
+export interface BatchRangePartitionVertex { operator: 'batch.rangePartition'; key: KeySelector; order?: SortOrder }
 /** One line per record: the fields in order, quoted as CSV needs. */
 export interface SinkCsv { operator: 'sink.csv'; path: string; fields: string[]; header?: boolean; delimiter?: string }
 /** One JSON document per line. */
@@ -253,7 +262,8 @@ export interface SinkJsonLines { operator: 'sink.jsonLines'; path: string }
 
 export type BatchOperatorSpec =
   | BatchReduceVertex | BatchReduceGroupVertex | BatchAggregateVertex | BatchExtremumVertex | BatchFirstVertex | BatchDistinctVertex
-  | BatchSortPartitionVertex | BatchMapPartitionVertex | BatchCombineVertex | BatchJoinVertex | BatchCoGroupVertex | BatchCrossVertex;
+  | BatchSortPartitionVertex | BatchMapPartitionVertex | BatchCombineVertex | BatchJoinVertex | BatchCoGroupVertex | BatchCrossVertex
+  | BatchSampleVertex | BatchRangePartitionVertex;
 
 export type OperatorSpec =
   | SourceFromElements | SourceTextFile | SourceGenerator | SourceNexmark
@@ -270,7 +280,7 @@ export const OPERATORS: readonly OperatorName[] = [
   'windowJoin', 'intervalJoin', 'broadcastProcess', 'eventTimeSort',
   'source.csv', 'source.jsonLines',
   'batch.reduce', 'batch.reduceGroup', 'batch.aggregate', 'batch.minBy', 'batch.maxBy', 'batch.first', 'batch.distinct',
-  'batch.sortPartition', 'batch.mapPartition', 'batch.combine', 'batch.join', 'batch.coGroup', 'batch.cross',
+  'batch.sortPartition', 'batch.mapPartition', 'batch.combine', 'batch.join', 'batch.coGroup', 'batch.cross', 'batch.sample', 'batch.rangePartition',
   'sink.csv', 'sink.jsonLines',
   'sink.print', 'sink.textFile', 'sink.collect', 'sink.file', 'sink.discard',
 ];

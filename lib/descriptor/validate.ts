@@ -49,7 +49,7 @@ function resolve(d: JobDescriptor): ResolvedJob {
   return {
     apiVersion: d.apiVersion, name: d.name, mode: d.mode ?? DEFAULT_MODE, parallelism,
     maxParallelism: d.maxParallelism ?? DEFAULT_MAX_PARALLELISM, params, operatorChaining: d.operatorChaining ?? true, checkpointing,
-    restartStrategy: d.restartStrategy ? { ...d.restartStrategy } : defaultRestartStrategy(checkpointing.enabled),
+    restartStrategy: d.restartStrategy ? { ...d.restartStrategy } : defaultRestartStrategy(checkpointing.enabled, d.mode === 'batch'),
     ...(d.mode === 'batch' ? { batch: { memoryPerSlotBytes: (d.batch?.memoryPerSlotMb ?? DEFAULT_BATCH_MEMORY_MB) * 1024 * 1024 } } : {}),
     vertices, edges,
   };
@@ -312,6 +312,12 @@ function edgeRules(g: GraphView): DescriptorIssue[] {
       at('tag', `'${e.from}' (${from.operator}) has no side outputs; only ${OPERATORS.filter(hasSideOutputs).join(', ')} emit them (ctx.output(tag, value), or late data)`);
     }
     if (e.partition === 'hash' && e.key === undefined) at('key', `a 'hash' edge needs a key: { "field": ... } or { "fn": ... }`);
+    if (e.partition === 'custom' && from?.operator !== undefined && from.operator !== 'batch.rangePartition') {
+      at('partition', `only a batch.rangePartition picks the subtask of each record: a 'custom' edge comes out of one, and '${e.from}' is ${from.operator}`);
+    }
+    if (e.partition !== undefined && e.partition !== 'custom' && from?.operator === 'batch.rangePartition' && e.tag === undefined) {
+      at('partition', `a batch.rangePartition sends each record to the subtask of its range: its output edges are 'custom', not '${e.partition}'`);
+    }
     if (e.key !== undefined && !e.partitionGiven) at('key', `only a 'hash' edge takes a key; add "partition": "hash"`);
     if (e.key !== undefined && e.partition !== undefined && e.partition !== 'hash' && e.partitionGiven) {
       at('key', `only a 'hash' edge takes a key; this edge is '${e.partition}'`);
@@ -351,7 +357,8 @@ function inputRules(g: GraphView): DescriptorIssue[] {
         }
       }
       const second = inputs.find((e) => e.input === 2);
-      const broadcastSecond = v.operator === 'broadcastProcess' || v.operator === 'batch.cross' || (v.operator === 'batch.join' && v.raw.strategy === 'broadcast-hash');
+      const broadcastSecond = v.operator === 'broadcastProcess' || v.operator === 'batch.cross' || v.operator === 'batch.rangePartition' ||
+        (v.operator === 'batch.join' && v.raw.strategy === 'broadcast-hash');
       if (broadcastSecond && second !== undefined && second.partition !== undefined && second.partition !== 'broadcast') {
         issues.push({ path: `/edges/${second.index}/partition`, message: `input 2 of ${described} is the input every subtask reads all of: make it a 'broadcast' edge; it is '${second.partition}'${second.partitionGiven ? '' : ' (the default)'}` });
       }
@@ -530,7 +537,7 @@ function defaultPartition(from: VertexView | undefined, to: VertexView | undefin
 }
 
 function partitioning(value: unknown): Partitioning | undefined {
-  return (['forward', 'rebalance', 'hash', 'broadcast'] as const).find((p) => p === value);
+  return (['forward', 'rebalance', 'hash', 'broadcast', 'custom'] as const).find((p) => p === value);
 }
 
 function positiveInteger(value: unknown): number | undefined {

@@ -52,9 +52,13 @@ export function emptyRestartHistory(): RestartHistory {
 const KEPT_FAILURE_TIMES = 10;
 
 /** Flink's defaults: with checkpointing, fixed-delay forever every second; without, no restarts. */
-export function defaultRestartStrategy(checkpointingEnabled: boolean): RestartStrategy {
-  return checkpointingEnabled ? { type: 'fixed-delay', attempts: UNLIMITED_ATTEMPTS, delayMs: 1000 } : { type: 'none' };
+export function defaultRestartStrategy(checkpointingEnabled: boolean, batch = false): RestartStrategy {
+  if (checkpointingEnabled) return { type: 'fixed-delay', attempts: UNLIMITED_ATTEMPTS, delayMs: 1000 };
+  // A batch job reads its bounded inputs again: a few tries at it, as Flink's batch default.
+  return batch ? { type: 'fixed-delay', attempts: BATCH_ATTEMPTS, delayMs: 1000 } : { type: 'none' };
 }
+
+const BATCH_ATTEMPTS = 3;
 
 /**
  * Counts one failure at `now` and says whether to restart, after how long, or why not.

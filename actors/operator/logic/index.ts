@@ -12,6 +12,15 @@ import { windowJoinLogic } from './window-join.ts';
 import { intervalJoinLogic } from './interval-join.ts';
 import { broadcastProcessLogic } from './broadcast-process.ts';
 import { eventTimeSortLogic } from './event-time-sort.ts';
+import { batchCombineLogic, batchGroupingLogic } from './batch/grouping.ts';
+import { batchCoGroupLogic, batchCrossLogic, batchJoinLogic } from './batch/join.ts';
+import { rangePartitionLogic, sampleLogic } from './batch/range.ts';
+import { csvSource, directoryTextSource, jsonLinesSource } from './file-sources.ts';
+import { csvSink, jsonLinesSink } from './file-sinks.ts';
+import { DEFAULT_BATCH_MEMORY_MB } from '../../../lib/descriptor/validate.ts';
+import { statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { builtinWindowAggregate } from './window-functions.ts';
 import { keyedProcessLogic, processLogic, type ProcessingTime } from './keyed-process.ts';
 import type { ResolvedVertex } from '../../../lib/descriptor/types.ts';
@@ -42,6 +51,12 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
     if (!key) throw new Error(`${vertex.operator} '${vertex.id}' needs a keyed (hash) input`);
     return keySelector(key, vertex.params, `the key of ${where}`);
   };
+  const selector = (key: KeySelector, role: string) => keySelector(key, vertex.params, `${where} ${role}`);
+  // A batch operator's memory and where it spills: its own directory, which it removes when it closes.
+  const resources = () => ({
+    memoryBytes: task.memoryBytes ?? DEFAULT_BATCH_MEMORY_MB * 1024 * 1024,
+    directory: join(tmpdir(), 'cloudflink-spill', `${task.jobId}-${task.attempt}-${vertex.id}-${subtask}`),
+  });
   // Not keyed (windowAll, at parallelism 1): every record under one key, null.
   const optionalKey = async (): Promise<(record: unknown) => unknown> => (keyedBy(1) ? keyedInput() : () => null);
   switch (vertex.operator) {
@@ -56,7 +71,9 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
       const rate = vertex.ratePerSecond === undefined ? undefined : vertex.ratePerSecond / p;
       return nexmarkSource(vertex.events, vertex.config, source, rate);
     }
-    case 'source.textFile': return textFileSource(vertex.path, source);
+    case 'source.textFile': return isDirectory(vertex.path) ? directoryTextSource(vertex.path, source, vertex.name) : textFileSource(vertex.path, source);
+    case 'source.csv': return csvSource(vertex, source, vertex.name);
+    case 'source.jsonLines': return jsonLinesSource(vertex, source, vertex.name);
     case 'map': return mapLogic(await instantiate(vertex.fn, vertex.params, where));
     case 'filter': return filterLogic(await instantiate(vertex.fn, vertex.params, where));
     case 'flatMap': return flatMapLogic(await instantiate(vertex.fn, vertex.params, where));
@@ -98,6 +115,33 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
       const onTimer = vertex.onTimer === undefined ? undefined : await instantiate(vertex.onTimer, vertex.params, `${where} onTimer`);
       return keyedProcessLogic(fn, onTimer, await keyedInput(), keyed!, clock);
     }
+    case 'batch.reduce': case 'batch.reduceGroup': case 'batch.aggregate': case 'batch.minBy': case 'batch.maxBy': case 'batch.first':
+    case 'batch.distinct': case 'batch.sortPartition': case 'batch.mapPartition': {
+      const fn = 'fn' in vertex ? await instantiate(vertex.fn, vertex.params, where) : undefined;
+      const key = keyedBy(1) ? await keyedInput() : vertex.operator === 'batch.distinct' && vertex.key ? await selector(vertex.key, 'distinct key') : undefined;
+      const sortKeys = vertex.operator === 'batch.sortPartition'
+        ? await Promise.all(vertex.by.map(async ({ key: by, order }) => ({ key: await selector(by, 'sort key'), order: order ?? 'asc' as const })))
+        : undefined;
+      return batchGroupingLogic(vertex, { fn, key, sortKeys }, resources(), vertex.name);
+    }
+    case 'batch.combine': {
+      const fn = vertex.fn === undefined ? undefined : await instantiate(vertex.fn, vertex.params, where);
+      return batchCombineLogic(vertex, { fn, key: await selector(vertex.key, 'key') }, resources(), vertex.name);
+    }
+    case 'batch.join': {
+      const fn = vertex.fn === undefined ? undefined : await instantiate(vertex.fn, vertex.params, where);
+      return batchJoinLogic({ type: vertex.type ?? 'inner', strategy: vertex.strategy ?? 'sort-merge' },
+        { key1: await selector(vertex.key1, 'key1'), key2: await selector(vertex.key2, 'key2'), fn }, resources(), vertex.name);
+    }
+    case 'batch.coGroup':
+      return batchCoGroupLogic({ key1: await selector(vertex.key1, 'key1'), key2: await selector(vertex.key2, 'key2'), fn: await instantiate(vertex.fn, vertex.params, where) },
+        resources(), vertex.name);
+    case 'batch.cross':
+      return batchCrossLogic({ fn: vertex.fn === undefined ? undefined : await instantiate(vertex.fn, vertex.params, where) }, resources(), vertex.name);
+    case 'batch.sample': return sampleLogic(await selector(vertex.key, 'key'), vertex.size ?? 1000, subtask + 1);
+    case 'batch.rangePartition': return rangePartitionLogic(await selector(vertex.key, 'key'), vertex.order ?? 'asc', resources(), vertex.name);
+    case 'sink.csv': return csvSink(vertex, subtask, p, vertex.name);
+    case 'sink.jsonLines': return jsonLinesSink(vertex, subtask, p, vertex.name);
     case 'sink.print': return printSink(vertex.prefix, subtask, p);
     case 'sink.textFile': return textFileSink(vertex.path, subtask, p);
     case 'sink.collect': return collectSink(task.collectLimit, vertex.name);
@@ -137,4 +181,13 @@ async function windowFunction(vertex: Extract<ResolvedVertex, { operator: 'windo
       ? { topN: { n: vertex.topN.n, by: await selector(vertex.topN.by, 'topN by'), order: vertex.topN.order ?? 'desc' } }
       : { sort: { ...(vertex.sort!.by ? { by: await selector(vertex.sort!.by, 'sort by') } : {}), order: vertex.sort!.order ?? 'asc' } };
   return { aggregate: builtinWindowAggregate(builtin, vertex.name), many: true };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    // Missing: the file source says so when it opens it.
+    return false;
+  }
 }

@@ -24,6 +24,8 @@ export interface OperatorLogic {
    * The instance calls it again as its output takes more, as it calls a source's `produce`.
    */
   drain?(out: Collector, max: number): boolean;
+  /** For its `custom` output edges: the subtask of `channels` a record goes to (a range partitioner). */
+  channelOf?(record: unknown, channels: number): number;
   /** Releases files and handles; called once, whatever the ending. */
   close?(): void;
   /** Records a `sink.collect` gathered for the job's result. */

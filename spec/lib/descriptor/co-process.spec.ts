@@ -110,7 +110,7 @@ describe('coProcess in a descriptor', () => {
 
     it('reports a misspelt partition once, as the schema does, without calling it \'forward\' (as for a one-input keyed operator)', () => {
       expect(onlyIssue(broken((d) => { d.edges[1].partition = 'hsah'; }))).to.deep.equal({
-        path: '/edges/1/partition', message: `must be one of 'forward', 'rebalance', 'hash', 'broadcast' (got 'hsah')`,
+        path: '/edges/1/partition', message: `must be one of 'forward', 'rebalance', 'hash', 'broadcast', 'custom' (got 'hsah')`,
       });
     });
 
