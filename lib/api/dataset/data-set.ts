@@ -114,7 +114,7 @@ export class DataSet<T> {
   aggregate(kind: Aggregation['kind'], on: Field<T>): AggregateOperator<T> {
     const first = { kind: aggregationKind(kind, 'aggregate()'), field: field(on, 'aggregate()') };
     const combine = combiner(this.environment, this, CONSTANT_KEY, { aggregations: [{ ...first }] });
-    const node = this.environment.addNode({ operator: 'batch.aggregate', aggregations: [first] }, 'aggregate', { node: combine });
+    const node = this.environment.addNode({ operator: 'batch.aggregate', aggregations: [first] }, 'aggregate', { node: combine }, { parallelism: 1 });
     return new AggregateOperator<T>(this.environment, node, true, combine);
   }
 

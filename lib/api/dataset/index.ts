@@ -1,3 +1,4 @@
+import '../params.ts';
 export { ExecutionEnvironment, SEQUENCE_FROM_PARAM } from './environment.ts';
 export type { ExecutionEnvironmentOptions, CsvOptions } from './environment.ts';
 export {
