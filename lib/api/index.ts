@@ -17,3 +17,8 @@ export {
 export { JobHandle } from './job-handle.ts';
 export { captureFunction, functionSource } from './capture.ts';
 export type { CapturedFunction, FunctionRef } from './capture.ts';
+export {
+  ExecutionEnvironment, DataSet, Operator, DataSource, AggregateOperator, SortPartitionOperator, PairOperator, DataSink, Grouping,
+  JoinOperatorSets, CoGroupOperatorSets, Aggregations, Order,
+  type ExecutionEnvironmentOptions, type CsvOptions, type CsvSinkOptions, type JoinOptions, type CoGroupFunction, type Key, type Field,
+} from './dataset/index.ts';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { StreamExecutionEnvironment } from '../api/index.ts';
+import { ExecutionEnvironment, StreamExecutionEnvironment } from '../api/index.ts';
 import type { JobDescriptor } from '../descriptor/types.ts';
 import { CloudflinkError } from '../errors/index.ts';
 
@@ -10,13 +10,14 @@ export interface JobFileOptions {
   parallelism?: number;
 }
 
-/** What a TypeScript or JavaScript job file exports. */
-export type JobMain = (env: StreamExecutionEnvironment, params: Record<string, string>) => void | Promise<void>;
+/** What a TypeScript or JavaScript job file exports: a function of a streaming environment, or with `export const mode = 'batch'` of a batch one. */
+export type JobMain = (env: StreamExecutionEnvironment | ExecutionEnvironment, params: Record<string, string>) => void | Promise<void>;
 
 /**
  * A job file is a JSON descriptor, or a module whose default export builds the job on the
  * environment it is given (`export default (env, params) => { … }`; `export const jobName`
- * names it, else the file name does).
+ * names it, else the file name does). `export const mode = 'batch'` gives it the DataSet
+ * API's ExecutionEnvironment instead of the streaming one.
  */
 export async function loadJobFile(file: string, options: JobFileOptions): Promise<JobDescriptor> {
   const path = resolve(file);
@@ -26,12 +27,17 @@ export async function loadJobFile(file: string, options: JobFileOptions): Promis
   if (!['.ts', '.mts', '.js', '.mjs'].includes(extension)) {
     throw new CloudflinkError('JOB_FILE_INVALID', `${file}: a job file is a .json descriptor or a .ts/.js module`);
   }
-  const module = await import(pathToFileURL(path).href) as { default?: unknown; jobName?: unknown };
+  const module = await import(pathToFileURL(path).href) as { default?: unknown; jobName?: unknown; mode?: unknown };
   if (typeof module.default !== 'function') {
     throw new CloudflinkError('JOB_FILE_INVALID',
       `${file} must export a default function that builds the job: export default (env, params) => { env.fromElements(…)… }`);
   }
-  const env = new StreamExecutionEnvironment(undefined, { params: options.params });
+  if (module.mode !== undefined && module.mode !== 'batch' && module.mode !== 'streaming') {
+    throw new CloudflinkError('JOB_FILE_INVALID', `${file}: export const mode is 'streaming' or 'batch', not ${JSON.stringify(module.mode)}`);
+  }
+  const env = module.mode === 'batch'
+    ? new ExecutionEnvironment(undefined, { params: options.params })
+    : new StreamExecutionEnvironment(undefined, { params: options.params });
   if (options.parallelism) env.setParallelism(options.parallelism);
   await (module.default as JobMain)(env, options.params);
   const name = typeof module.jobName === 'string' ? module.jobName : basename(path, extension);

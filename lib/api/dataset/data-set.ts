@@ -22,7 +22,7 @@ import { combiner, type Aggregation } from './plan.ts';
 export const PROJECT_FIELDS_PARAM = 'cloudflink.project';
 
 /** How the next operator reads a DataSet, when not by the default (forward, or rebalance between parallelisms). */
-interface PendingEdge { partition: Extract<Partitioning, 'hash' | 'rebalance'>; key?: KeySelector }
+interface PendingEdge { partition: Extract<Partitioning, 'hash' | 'rebalance' | 'custom'>; key?: KeySelector }
 
 export interface CsvSinkOptions {
   /** The record fields to write, in column order. */
@@ -200,6 +200,22 @@ export class DataSet<T> {
   /** The next operator reads the records partitioned by `key`: equal keys in one subtask. */
   partitionByHash(key: Key<T>): DataSet<T> {
     return new DataSet<T>(this.environment, this.node, { partition: 'hash', key: keySelector(key, 'partitionByHash()') });
+  }
+
+  /**
+   * The next operator reads the records partitioned by ranges of `key` (Flink's
+   * partitionByRange): subtask i gets keys no greater than subtask i + 1's (in `direction`), the
+   * ranges cut from a sample of the keys so that each holds about as many records. Then
+   * `sortPartition(key)` sorts the whole DataSet: write it to a directory, and its part files in
+   * order are sorted.
+   */
+  partitionByRange(key: Key<T>, direction: Order = 'asc'): DataSet<T> {
+    const selector = keySelector(key, 'partitionByRange()');
+    const sample = this.environment.addNode({ operator: 'batch.sample', key: selector }, 'sample', this.asInput());
+    const range = this.environment.addNode({ operator: 'batch.rangePartition', key: selector, order: order(direction, 'partitionByRange()') },
+      'partitionByRange', { ...this.asInput(), input: 1 });
+    range.moreInputs = [{ node: sample, partition: 'broadcast', input: 2 }];
+    return new DataSet<T>(this.environment, range, { partition: 'custom' });
   }
 
   /** The next operator reads the records spread round-robin over its subtasks. */
