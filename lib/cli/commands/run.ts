@@ -7,6 +7,7 @@ import { startLocalCluster, type LocalCluster } from '../../cluster/local.ts';
 import { formatEvent, TERMINAL_JOB_STATES } from '../../events/index.ts';
 import { DescriptorInvalidError } from '../../errors/index.ts';
 import { collectParam, loadJobFile } from '../job-file.ts';
+import { Progress } from '../progress.ts';
 import { configFrom, positiveInteger, withConnectionOptions, type ConnectionFlags } from '../options.ts';
 
 interface RunFlags extends ConnectionFlags {
@@ -61,7 +62,7 @@ export function registerRunCommand(program: Command): void {
         process.stdout.write(`submitted job ${jobId} (${descriptor.name})\n`);
         if (!flags.wait && !flags.embedded) return;
         if (flags.embedded) process.once('SIGINT', onInterrupt);
-        const result = await follow(client, jobId, { printEvents: flags.printEvents ?? false, cancelWhen: () => interrupted });
+        const result = await follow(client, jobId, new Progress(descriptor), { printEvents: flags.printEvents ?? false, cancelWhen: () => interrupted });
         printResult(result);
         process.exitCode = EXIT_CODES[result.state as keyof typeof EXIT_CODES] ?? 1;
       } finally {
@@ -72,7 +73,7 @@ export function registerRunCommand(program: Command): void {
 }
 
 /** Prints job events (and task events when asked) and a progress line per second until the job ends. */
-async function follow(client: ClusterClient, jobId: string, options: { printEvents: boolean; cancelWhen: () => boolean }): Promise<JobResult> {
+async function follow(client: ClusterClient, jobId: string, progressLine: Progress, options: { printEvents: boolean; cancelWhen: () => boolean }): Promise<JobResult> {
   let cancelled = false;
   const progress = setInterval(() => {
     if (options.cancelWhen() && !cancelled) {
@@ -81,12 +82,12 @@ async function follow(client: ClusterClient, jobId: string, options: { printEven
     }
     void client.status(jobId).then((status) => {
       if (TERMINAL_JOB_STATES.includes(status.state)) return;
-      const vertices = status.vertices.map((v) => `${v.name} in ${v.recordsIn} out ${v.recordsOut}`).join(' | ');
-      process.stderr.write(`[${status.state}] ${vertices}\n`);
+      process.stderr.write(`${progressLine.line(status)}\n`);
     }, () => undefined);
   }, 1000);
   try {
     for await (const event of client.events(jobId)) {
+      progressLine.onEvent(event);
       if (event.type !== 'task.state' || options.printEvents) process.stderr.write(`${formatEvent(event)}\n`);
     }
   } finally {
