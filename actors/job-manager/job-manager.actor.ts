@@ -15,7 +15,7 @@ import { JobRun } from './job-run.ts';
 import type { JobStore, StoredJob } from './job-store.ts';
 import { TERMINAL_JOB_STATES } from '../../lib/events/types.ts';
 import { restartDeadline, restoreJobSnapshot } from './job.machine.ts';
-import type { ClusterView, JobManagerMessage, RegisterReply, SavepointReply, StatusReply, SubmitReply, ListReply } from './protocol.ts';
+import type { ClusterView, CollectedReply, JobManagerMessage, RegisterReply, SavepointReply, StatusReply, SubmitReply, ListReply } from './protocol.ts';
 
 /** The design card's bound: a cluster has 1 to 10 Task Managers. */
 export const MAX_TASK_MANAGERS = 10;
@@ -79,6 +79,7 @@ export class JobManager implements Behavior<JobManagerMessage> {
       case 'savepoint': return this.savepoint(msg.jobId, msg.stop ?? false);
       case 'list': return [...this.jobs.values()].map((run) => run.summary()) satisfies ListReply;
       case 'status': return this.job(msg.jobId).result() satisfies StatusReply;
+      case 'collected': return this.job(msg.jobId).collectedPage(msg.vertexId, msg.offset) satisfies CollectedReply;
       case 'cancel': return this.cancel(msg.jobId, ctx);
       case 'cluster': return this.clusterView(ctx);
       case 'register-tm': return this.register(msg.tmId, msg.incarnation, msg.slots, ctx);

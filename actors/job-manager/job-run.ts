@@ -8,6 +8,10 @@ import { jobMachine, jobStatusOf, type JobMachineEvent, type JobMachineSnapshot 
 import { isTerminalTaskState, taskMachine, taskStateOf, type TaskMachineEvent } from '../operator/task.machine.ts';
 import type { CheckpointMetadata } from '../../lib/checkpoint/types.ts';
 import type { RestoreSpec } from '../operator/protocol.ts';
+import { encode } from '../../lib/codec/index.ts';
+
+/** A page of collected records: well under NATS's default 1 MB message. */
+const PAGE_BYTES = 256 * 1024;
 import type { CheckpointCoordinator } from './checkpoint-coordinator.ts';
 import type { StoredJob } from './job-store.ts';
 import type { TaskMetrics } from './protocol.ts';
@@ -173,7 +177,22 @@ export class JobRun {
       return sum;
     });
     const durationMs = this.endedAt ? Date.parse(this.endedAt) - Date.parse(this.submittedAt) : undefined;
-    return { ...this.summary(), durationMs, vertices, collected: this.collected };
+    // The records themselves come by pages (collectedPage): all of them could pass NATS's message size.
+    const collectedCounts = Object.fromEntries(Object.entries(this.collected).map(([vertexId, records]) => [vertexId, records.length]));
+    return { ...this.summary(), durationMs, vertices, collected: {}, collectedCounts };
+  }
+
+  /** The records a collect sink gathered from `offset`, as many as fit in about PAGE_BYTES (at least one). */
+  collectedPage(vertexId: string, offset: number): { records: unknown[]; total: number } {
+    const all = this.collected[vertexId] ?? [];
+    const records: unknown[] = [];
+    let bytes = 0;
+    for (let i = offset; i < all.length; i++) {
+      bytes += encode(all[i]).length;
+      if (bytes > PAGE_BYTES && records.length > 0) break;
+      records.push(all[i]);
+    }
+    return { records, total: all.length };
   }
 
   stop(): void {

@@ -50,6 +50,8 @@ export type JobManagerMessage =
   | { type: 'savepoint'; jobId: string; stop?: boolean }
   | { type: 'list' }
   | { type: 'status'; jobId: string }
+  /** The records a collect sink gathered, a page (about 256 KB) from `offset`: a status carries only their counts. */
+  | { type: 'collected'; jobId: string; vertexId: string; offset: number }
   | { type: 'cancel'; jobId: string }
   | { type: 'cluster' }
   // from Task Managers
@@ -80,4 +82,5 @@ export type SubmitReply = { jobId: string };
 export type SavepointReply = { checkpointId: number };
 export type ListReply = JobSummary[];
 export type StatusReply = JobResult;
+export type CollectedReply = { records: unknown[]; total: number };
 export type RegisterReply = { jobManagerId: string; heartbeatIntervalMs: number; heartbeatTimeoutMs: number };

@@ -9,7 +9,7 @@
  * (lib/codec's data-frame encoding) holding an array of records.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeFrame, encodeFrame } from '../codec/index.ts';
 
@@ -262,6 +262,16 @@ class SpillFiles {
     this.fds.clear();
     for (const path of this.paths) unlinkQuietly(path);
     this.paths.clear();
+    if (this.created) removeIfEmpty(this.directory);
+  }
+}
+
+/** The directory it made, once no sorter sharing it has files there (a shared one goes with the last). */
+function removeIfEmpty(directory: string): void {
+  try {
+    rmdirSync(directory);
+  } catch {
+    // Not empty (another sorter's files), or gone already.
   }
 }
 

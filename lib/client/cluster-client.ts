@@ -6,8 +6,9 @@ import { silentLogger } from '../log/index.ts';
 import { Subjects } from '../subjects/index.ts';
 import { connectNats, type NatsTransport } from '../transport/index.ts';
 import { CloudflinkError } from '../errors/index.ts';
+import { encode } from '../codec/index.ts';
 import type { JobClient, JobResult, JobSummary } from './types.ts';
-import type { ClusterView } from '../../actors/job-manager/protocol.ts';
+import type { ClusterView, CollectedReply } from '../../actors/job-manager/protocol.ts';
 
 /** A connection to a cluster's Job Manager over NATS: what the CLI and the APIs use. */
 export class ClusterClient implements JobClient {
@@ -21,8 +22,16 @@ export class ClusterClient implements JobClient {
 
   /** `restoreFrom`: a savepoint (or retained checkpoint) to start from, as printed by `savepoint`. */
   async submit(descriptor: JobDescriptor | unknown, options: { restoreFrom?: string } = {}): Promise<string> {
-    const { jobId } = await this.system.ask<{ jobId: string }>(this.subjects.jobManager,
-      { type: 'submit', descriptor, restoreFrom: options.restoreFrom });
+    const message = { type: 'submit', descriptor, restoreFrom: options.restoreFrom };
+    // The descriptor travels in one NATS message: past the server's limit, say so rather than let NATS refuse it.
+    const limit = this.transport.connection.info?.max_payload;
+    const size = encode(message).length;
+    if (limit !== undefined && size > limit) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID',
+        `the job descriptor is ${size} bytes, over the ${limit} bytes a NATS message may carry (the server's max_payload): ` +
+        'a large collection (fromElements, fromCollection) belongs in a file the job reads (readTextFile, readCsvFile, readJsonLines)');
+    }
+    const { jobId } = await this.system.ask<{ jobId: string }>(this.subjects.jobManager, message);
     return jobId;
   }
 
@@ -69,8 +78,22 @@ export class ClusterClient implements JobClient {
     }
   }
 
-  status(jobId: string): Promise<JobResult> {
-    return this.system.ask<JobResult>(this.subjects.jobManager, { type: 'status', jobId });
+  /** The job's state and metrics; with `collected` (the default), the records its collect sinks gathered, fetched a page at a time. */
+  async status(jobId: string, options: { collected?: boolean } = {}): Promise<JobResult> {
+    const status = await this.system.ask<JobResult>(this.subjects.jobManager, { type: 'status', jobId });
+    if (options.collected === false) return status;
+    const collected: Record<string, unknown[]> = {};
+    for (const [vertexId, total] of Object.entries(status.collectedCounts ?? {})) {
+      const records: unknown[] = [];
+      while (records.length < total) {
+        const page = await this.system.ask<CollectedReply>(this.subjects.jobManager, { type: 'collected', jobId, vertexId, offset: records.length });
+        if (page.records.length === 0) break;
+        records.push(...page.records);
+      }
+      collected[vertexId] = records;
+    }
+    const { collectedCounts: _counts, ...rest } = status;
+    return { ...rest, collected };
   }
 
   async cancel(jobId: string): Promise<void> {

@@ -32,6 +32,8 @@ export interface JobResult extends JobSummary {
   vertices: VertexMetrics[];
   /** Records gathered by `sink.collect` vertices, by vertex id. */
   collected: Record<string, unknown[]>;
+  /** How many records each `sink.collect` gathered (the Job Manager's reply, before the client fetched them). */
+  collectedCounts?: Record<string, number>;
 }
 
 /** What the APIs need from a connection to a cluster. Implemented over NATS by `ClusterClient`. */

@@ -18,7 +18,8 @@ import { rangePartitionLogic, sampleLogic } from './batch/range.ts';
 import { csvSource, directoryTextSource, jsonLinesSource } from './file-sources.ts';
 import { csvSink, jsonLinesSink } from './file-sinks.ts';
 import { DEFAULT_BATCH_MEMORY_MB } from '../../../lib/descriptor/validate.ts';
-import { statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
+import { isBatchOperator } from '../../../lib/descriptor/graph.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinWindowAggregate } from './window-functions.ts';
@@ -41,6 +42,27 @@ async function instantiate(fn: UserFunction, params: Record<string, unknown>, wh
 
 /** `clock`: processing time, for process functions' timers. */
 export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedStateBackend, clock?: ProcessingTime): Promise<OperatorLogic> {
+  const logic = await buildLogic(task, keyed, clock);
+  if (!isBatchOperator(task.vertex.operator)) return logic;
+  // A batch operator spills into a directory of its own: it goes when the operator closes, whatever the ending.
+  const close = logic.close?.bind(logic);
+  return Object.assign(logic, {
+    close() {
+      try {
+        close?.();
+      } finally {
+        rmSync(spillDirectory(task), { recursive: true, force: true });
+      }
+    },
+  });
+}
+
+/** Where a batch operator's subtask spills, in this attempt of its job. */
+function spillDirectory(task: TaskDeployment): string {
+  return join(tmpdir(), 'cloudflink-spill', `${task.jobId}-${task.attempt}-${task.vertex.id}-${task.subtask}`);
+}
+
+async function buildLogic(task: TaskDeployment, keyed?: KeyedStateBackend, clock?: ProcessingTime): Promise<OperatorLogic> {
   const { vertex, subtask } = task;
   const p = vertex.parallelism;
   const where = `vertex '${vertex.id}'`;
@@ -53,10 +75,7 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
   };
   const selector = (key: KeySelector, role: string) => keySelector(key, vertex.params, `${where} ${role}`);
   // A batch operator's memory and where it spills: its own directory, which it removes when it closes.
-  const resources = () => ({
-    memoryBytes: task.memoryBytes ?? DEFAULT_BATCH_MEMORY_MB * 1024 * 1024,
-    directory: join(tmpdir(), 'cloudflink-spill', `${task.jobId}-${task.attempt}-${vertex.id}-${subtask}`),
-  });
+  const resources = () => ({ memoryBytes: task.memoryBytes ?? DEFAULT_BATCH_MEMORY_MB * 1024 * 1024, directory: spillDirectory(task) });
   // Not keyed (windowAll, at parallelism 1): every record under one key, null.
   const optionalKey = async (): Promise<(record: unknown) => unknown> => (keyedBy(1) ? keyedInput() : () => null);
   switch (vertex.operator) {

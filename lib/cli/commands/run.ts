@@ -80,7 +80,7 @@ async function follow(client: ClusterClient, jobId: string, progressLine: Progre
       cancelled = true;
       void client.cancel(jobId).catch(() => undefined);
     }
-    void client.status(jobId).then((status) => {
+    void client.status(jobId, { collected: false }).then((status) => {
       if (TERMINAL_JOB_STATES.includes(status.state)) return;
       process.stderr.write(`${progressLine.line(status)}\n`);
     }, () => undefined);
