@@ -33,8 +33,13 @@ export interface SorterStats {
   mergePasses: number;
 }
 
-/** The most runs merged at once; with more, merge passes first make fewer, larger runs. */
-export const FAN_IN = 64;
+/**
+ * The most runs merged at once; with more, merge passes first make fewer, larger runs. Wide,
+ * because a merge pass runs whole in the first next(), holding its Task Manager's event loop:
+ * 512 runs of the budget each is gigabytes per subtask before that happens, and the readers'
+ * blocks (4 KB at least) still fit a budget of 8 MB or more.
+ */
+export const FAN_IN = 512;
 const MIN_BLOCK_BYTES = 4 * 1024;
 const MAX_BLOCK_BYTES = 1024 * 1024;
 /** A decoded record takes a few times its msgpack size on the heap. */

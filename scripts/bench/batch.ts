@@ -88,7 +88,7 @@ interface Cluster { cluster: LocalCluster; client: ClusterClient; pids: Pids; st
  * past the 3 s heartbeat timeout: the Task Manager is declared lost and the job restarts, again
  * and again (see --sort-heartbeat-timeout).
  */
-export const DEFAULT_SORT_RECORDS = 10_000_000;
+export const DEFAULT_SORT_RECORDS = 20_000_000;
 
 export async function batchBench(options: BatchBenchOptions, scope: Scope, progress: Progress): Promise<BatchReport> {
   const startedAt = new Date().toISOString();

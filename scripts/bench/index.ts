@@ -1,7 +1,7 @@
 /**
- * npm run bench [-- --only wordcount|checkpointing|nexmark|latency|backpressure] [--mb 20] [--events N] [--keys N] [--seconds N] [--rate N] [--json PATH]
+ * npm run bench [-- --only wordcount|checkpointing|nexmark|latency|backpressure|batch] [--mb 20] [--events N] [--keys N] [--seconds N] [--rate N] [--json PATH]
  *
- * Runs WordCount, the checkpointing benchmark, Nexmark, latency and backpressure (or only the one named).
+ * Runs WordCount, the checkpointing benchmark, Nexmark, latency, backpressure and batch (or only the one named).
  * Progress goes to stderr, the tables to stdout, the same numbers as JSON to --json PATH
  * (default: the OS temp dir; with several benchmarks, PATH gets the benchmark's name before its
  * extension). A benchmark that fails is reported and the others still run. Exits 1 when any
@@ -10,6 +10,7 @@
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
+import { BATCH_PARTS, batchBench, batchExact, DEFAULT_SORT_RECORDS, formatBatchReport, type BatchBenchOptions } from './batch.ts';
 import { backpressureBench, backpressureExact, formatBackpressureReport, type BackpressureOptions } from './backpressure.ts';
 import { allExact, checkpointingBench, type CheckpointingOptions } from './checkpointing.ts';
 import { formatCheckpointingReport } from './checkpointing-report.ts';
@@ -20,7 +21,7 @@ import { formatNexmarkReport, nexmarkBench, type NexmarkBenchOptions } from './n
 import { Scope } from './scope.ts';
 import { wordCountBench } from './wordcount.ts';
 
-const BENCHMARKS = ['wordcount', 'checkpointing', 'nexmark', 'latency', 'backpressure'] as const;
+const BENCHMARKS = ['wordcount', 'checkpointing', 'nexmark', 'latency', 'backpressure', 'batch'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 const USAGE = `usage: npm run bench -- [--only ${BENCHMARKS.join('|')}] [--json PATH (default: the OS temp dir)]
@@ -31,6 +32,7 @@ const USAGE = `usage: npm run bench -- [--only ${BENCHMARKS.join('|')}] [--json 
   latency:       [--latency-seconds N (default 10)] [--max-events N (default 5000000)]
   backpressure:  [--seconds N (default 60)] [--rate N (default 100000)] [--record-bytes N (default 200)]
                  [--heartbeat-timeout MS (default 3000, the cluster's)]
+  batch:         [--mb N (its WordCount text too)] [--tpch-scale N (default 0.1)] [--sort-records N (default ${DEFAULT_SORT_RECORDS})]
 `;
 
 interface Options {
@@ -40,6 +42,7 @@ interface Options {
   nexmark: NexmarkBenchOptions;
   latency: LatencyOptions;
   backpressure: BackpressureOptions;
+  batch: BatchBenchOptions;
   json?: string;
 }
 
@@ -49,6 +52,7 @@ function options(): Options {
     repeats: { default: '3' }, recoveries: { default: '5' }, 'recovery-events': { default: '1000000' },
     'recovery-rate': { default: '250000' }, 'latency-seconds': { default: '10' }, 'max-events': { default: '5000000' },
     seconds: { default: '60' }, rate: { default: '100000' }, 'record-bytes': { default: '200' }, 'heartbeat-timeout': { default: '3000' }, 'nexmark-events': { default: '5000000' },
+    'tpch-scale': { default: '0.1' }, 'sort-records': { default: String(DEFAULT_SORT_RECORDS) },
     json: {},
   }, USAGE);
   const only = text('only');
@@ -70,6 +74,10 @@ function options(): Options {
     rate: number('rate', { min: 100 }), seconds: number('seconds'), slowShare: 0.01, recordBytes: number('record-bytes', { min: 20 }),
     keys: 1000, heartbeatTimeoutMs: number('heartbeat-timeout', { min: 1000 }),
   };
+  const batch: BatchBenchOptions = {
+    parts: [...BATCH_PARTS], mb: number('mb', { min: 0.001, whole: false }), scale: number('tpch-scale', { min: 0.001, whole: false }),
+    sortRecords: number('sort-records'), memoryPerSlotMb: 64, parallelism: 2, seed: 42,
+  };
   // Found out now rather than after minutes of benchmarking.
   const json = text('json');
   if (json !== undefined && !existsSync(dirname(json))) fail(`--json ${json}: the directory ${dirname(json)} does not exist`);
@@ -80,11 +88,12 @@ function options(): Options {
     nexmark,
     latency,
     backpressure,
+    batch,
     json,
   };
 }
 
-const { benchmarks, mb, checkpointing, nexmark, latency, backpressure, json: jsonPath } = options();
+const { benchmarks, mb, checkpointing, nexmark, latency, backpressure, batch, json: jsonPath } = options();
 const started = performance.now();
 const progress = (line: string): void => {
   process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
@@ -129,6 +138,10 @@ async function run(benchmark: Benchmark): Promise<{ table: string; report: { sta
     case 'backpressure': {
       const report = await backpressureBench(backpressure, scope, progress);
       return { table: formatBackpressureReport(report), report, exact: backpressureExact(report) };
+    }
+    case 'batch': {
+      const report = await batchBench(batch, scope, progress);
+      return { table: formatBatchReport(report), report, exact: batchExact(report) };
     }
     default: {
       const never: never = benchmark;

@@ -13,6 +13,7 @@
  * (part-0.tbl …), '|'-separated, in schema.ts's columns. A part file of orders and the one of
  * lineitem with the same number hold the same orders.
  */
+import { prng } from '../../../lib/random/index.ts';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -43,17 +44,6 @@ const CURRENT_DAY = (Date.UTC(1995, 5, 17) - START) / DAY_MS;
 const ORDER_DAYS = (Date.UTC(1998, 11, 31) - START) / DAY_MS - 151 + 1;
 const DATES = Array.from({ length: ORDER_DAYS + 200 }, (_, day) => new Date(START + day * DAY_MS).toISOString().slice(0, 10));
 
-/** mulberry32, seeded per table and part file, so that each file can be made on its own. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** The table's cardinalities at `scale` (at least one of each). */
 export function tpchSizes(scale: number): { customers: number; orders: number; parts: number; suppliers: number; clerks: number } {
