@@ -82,11 +82,11 @@ export type Progress = (line: string) => void;
 interface Cluster { cluster: LocalCluster; client: ClusterClient; pids: Pids; stop(): Promise<void> }
 
 /**
- * The records of the big sort by default: about 45 s of job on the 2-core machine. Past about
- * 13 M at p=2 and 64 MB per slot, a sortPartition subtask spills more than FAN_IN (64) runs, and
- * the merge pass that then runs inside one synchronous next() holds its Task Manager's event loop
- * past the 3 s heartbeat timeout: the Task Manager is declared lost and the job restarts, again
- * and again (see --sort-heartbeat-timeout).
+ * The records of the big sort by default, the issue's 20 M: about 2 minutes of job on the
+ * 2-core machine. Each sortPartition subtask spills about 90 runs, merged in one pass (the
+ * sorter merges up to FAN_IN, 512, at once); past that a merge pass would run inside one
+ * synchronous next() and could hold its Task Manager's event loop past the heartbeat timeout
+ * (see --sort-heartbeat-timeout).
  */
 export const DEFAULT_SORT_RECORDS = 20_000_000;
 
