@@ -249,7 +249,7 @@ describe('batch join, coGroup and cross logic', () => {
       expect(readdirSync(directory)).to.not.be.empty;
       expect(thrownBy(() => logic.drain!({ emit: () => {} }, 10))).to.equal(boom);
       logic.close!();
-      expect(readdirSync(directory)).to.deep.equal([]);
+      expect(existsSync(directory) ? readdirSync(directory) : [], 'no spill file left').to.deep.equal([]);
     });
 
     it('close() in the middle of a drain removes the spill files', () => {
@@ -262,7 +262,7 @@ describe('batch join, coGroup and cross logic', () => {
       expect(emitted).to.equal(5);
       logic.close!();
       logic.close!();
-      expect(readdirSync(directory)).to.deep.equal([]);
+      expect(existsSync(directory) ? readdirSync(directory) : [], 'no spill file left').to.deep.equal([]);
     });
 
     it('a key that msgpack cannot carry is the user function\'s error', () => {
@@ -372,7 +372,7 @@ describe('batch join, coGroup and cross logic', () => {
       while (!logic.drain!({ emit: (r) => out.push(r) }, 1));
       logic.close!();
       expect(out).to.deep.equal([[a, a]]);
-      expect(readdirSync(directory)).to.deep.equal([]);
+      expect(existsSync(directory) ? readdirSync(directory) : [], 'no spill file left').to.deep.equal([]);
     });
 
     it('a failing cross function fails the drain', () => {
