@@ -137,7 +137,9 @@ async function buildLogic(task: TaskDeployment, keyed?: KeyedStateBackend, clock
     case 'batch.reduce': case 'batch.reduceGroup': case 'batch.aggregate': case 'batch.minBy': case 'batch.maxBy': case 'batch.first':
     case 'batch.distinct': case 'batch.sortPartition': case 'batch.mapPartition': {
       const fn = 'fn' in vertex ? await instantiate(vertex.fn, vertex.params, where) : undefined;
-      const key = keyedBy(1) ? await keyedInput() : vertex.operator === 'batch.distinct' && vertex.key ? await selector(vertex.key, 'distinct key') : undefined;
+      // distinct is by its own key (the whole record without one); the others group by their hash input's.
+      const key = vertex.operator === 'batch.distinct' ? (vertex.key ? await selector(vertex.key, 'distinct key') : undefined)
+        : keyedBy(1) ? await keyedInput() : undefined;
       const sortKeys = vertex.operator === 'batch.sortPartition'
         ? await Promise.all(vertex.by.map(async ({ key: by, order }) => ({ key: await selector(by, 'sort key'), order: order ?? 'asc' as const })))
         : undefined;
