@@ -217,6 +217,7 @@ export function windowLogic(
       end = Math.max(end, endOf(otherStart, other));
     }
     if (end - 1 + lateness <= watermark && !processingTime) return undefined;
+    const mergedStart = start;
     let a = accumulate(undefined, record, time);
     let fired = false;
     let count = 0;
@@ -226,14 +227,16 @@ export function windowLogic(
       start = Math.min(start, otherStart);
       fired ||= other.f === true;
       count += other.c ?? 0;
-      state.remove(otherStart);
+      // The window the merge keeps the start of is overwritten below, not removed and made again.
+      if (otherStart !== mergedStart) state.remove(otherStart);
     }
     // Fired already only if it did not grow past the time (then it fires again, on time).
     const firedAsIs = fired && end - 1 <= currentTime();
     const window: WindowState = { a, e: end, ...(firedAsIs ? { f: true as const } : {}), ...counted(count) };
+    // A window that kept its extent keeps its timers; the merged ones' go stale (each checks its window still ends where it did).
+    const extentKept = touching.some(([otherStart, other]) => otherStart === start && endOf(otherStart, other) === end && (other.f === true) === firedAsIs);
     state.put(start, window);
-    // The merged windows' timers go stale: each checks that its window still ends where it did.
-    schedule(key, start, end, firedAsIs);
+    if (!extentKept) schedule(key, start, end, firedAsIs);
     return [start, window];
   };
 
