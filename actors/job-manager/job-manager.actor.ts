@@ -12,7 +12,7 @@ import { CheckpointCoordinator } from './checkpoint-coordinator.ts';
 import type { TaskManagerMessage } from '../task-manager/protocol.ts';
 import { buildDeployments, slotsNeeded } from './execution-graph.ts';
 import { JobRun } from './job-run.ts';
-import type { JobStore, StoredJob } from './job-store.ts';
+import type { JobStore } from './job-store.ts';
 import { TERMINAL_JOB_STATES } from '../../lib/events/types.ts';
 import { restartDeadline, restoreJobSnapshot } from './job.machine.ts';
 import type { ClusterView, CollectedReply, JobManagerMessage, RegisterReply, SavepointReply, StatusReply, SubmitReply, ListReply } from './protocol.ts';

@@ -52,7 +52,6 @@ type State = 'adding' | 'sorting' | 'failed' | 'closed';
 export class ExternalSorter<T> {
   private readonly compare: (a: T, b: T) => number;
   private readonly memoryBytes: number;
-  private readonly directory: string;
   /** Encoded bytes a spill block aims at: FAN_IN readers' blocks, decoded, fit the budget. */
   private readonly blockBytes: number;
   private readonly files: SpillFiles;
@@ -70,7 +69,6 @@ export class ExternalSorter<T> {
     if (typeof options.directory !== 'string' || options.directory === '') throw new TypeError('ExternalSorter: directory must be a path');
     this.compare = options.compare;
     this.memoryBytes = options.memoryBytes;
-    this.directory = options.directory;
     const perReader = options.memoryBytes / (FAN_IN * HEAP_PER_ENCODED_BYTE);
     this.blockBytes = Math.floor(Math.min(MAX_BLOCK_BYTES, Math.max(MIN_BLOCK_BYTES, perReader)));
     this.files = new SpillFiles(options.directory);

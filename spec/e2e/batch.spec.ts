@@ -6,7 +6,7 @@ import { ExecutionEnvironment, type DataSet, type DataSink, type JobHandle } fro
 import type { JoinStrategy, JoinType } from '../../lib/descriptor/types.ts';
 import type { ClusterClient } from '../../lib/client/index.ts';
 import type { LocalCluster } from '../../lib/cluster/local.ts';
-import type { JobStateEvent, LifecycleEvent, TaskStateEvent } from '../../lib/events/types.ts';
+import type { JobStateEvent, LifecycleEvent } from '../../lib/events/types.ts';
 import { runCli } from '../helpers/cli.ts';
 import { clusterFlags, useProcessCluster } from '../helpers/cluster.ts';
 import { eventually, range, type TestNats } from '../helpers/nats.ts';

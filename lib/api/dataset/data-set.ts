@@ -8,7 +8,7 @@ import type {
 } from '../../descriptor/types.ts';
 import { CloudflinkError } from '../../errors/index.ts';
 import { captureFunction, type FunctionRef } from '../capture.ts';
-import type { OperatorOptions, StreamInput, StreamNode } from '../environment.ts';
+import type { StreamInput, StreamNode } from '../environment.ts';
 import type { ExecutionEnvironment } from './environment.ts';
 import { Grouping } from './grouping.ts';
 import { CoGroupOperatorSets, JoinOperatorSets, type JoinOptions } from './joins.ts';

@@ -3,31 +3,13 @@ import {
   BroadcastConnectedStream, CountTrigger, GlobalWindows, IntervalJoin, IntervalJoined, JoinedStreams, KeyedJoin, StreamExecutionEnvironment,
   TumblingEventTimeWindows, WindowJoin, type SingleOutputStreamOperator,
 } from '../../../lib/api/index.ts';
-import { validateDescriptor, type EdgeDescriptor, type JobDescriptor, type VertexDescriptor } from '../../../lib/descriptor/index.ts';
-import { CloudflinkError } from '../../../lib/errors/index.ts';
+import { edgesInto, expectInvalid, expectValid, graph, revive, vertexById } from '../../helpers/api.ts';
 
 // Two-input operators of the API: window join and coGroup, interval join, broadcast state.
 
 interface Click { user: string; page: string; at: number }
 interface Profile { user: string; country: string; at: number }
 
-function revive(source: unknown): (...args: any[]) => any {
-  return new Function('params', 'return (' + (source as string) + ')')({});
-}
-
-function graph(env: StreamExecutionEnvironment): { vertices: VertexDescriptor[]; edges: EdgeDescriptor[] } {
-  const { vertices, edges } = env.getDescriptor();
-  return { vertices, edges };
-}
-
-/** The descriptor as the Job Manager receives it: through JSON, then validated. */
-function expectValid(descriptor: JobDescriptor): void {
-  const result = validateDescriptor(JSON.parse(JSON.stringify(descriptor)));
-  if (!result.ok) expect.fail(JSON.stringify(result.issues, null, 2));
-}
-
-const vertexById = (env: StreamExecutionEnvironment, id: string) => graph(env).vertices.find((v) => v.id === id) as VertexDescriptor & Record<string, unknown>;
-const edgesInto = (env: StreamExecutionEnvironment, id: string) => graph(env).edges.filter((e) => e.to === id);
 
 /** Clicks and profiles with event time, on an environment of parallelism 2. */
 function sources() {
@@ -37,17 +19,6 @@ function sources() {
   return { env, clicks, profiles };
 }
 
-function expectInvalid(fn: () => unknown, message: RegExp): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(CloudflinkError);
-    expect((error as CloudflinkError).code).to.equal('DESCRIPTOR_INVALID');
-    expect((error as Error).message).to.match(message);
-    return;
-  }
-  expect.fail(`expected a DESCRIPTOR_INVALID error matching ${message}`);
-}
 
 describe('joins', () => {
   describe('window join', () => {

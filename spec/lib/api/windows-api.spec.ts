@@ -3,36 +3,14 @@ import {
   CountEvictor, CountTrigger, EventTimeSessionWindows, GlobalWindows, ProcessingTimeSessionWindows, PurgingTrigger, SlidingEventTimeWindows,
   SlidingProcessingTimeWindows, StreamExecutionEnvironment, TumblingEventTimeWindows, TumblingProcessingTimeWindows, WindowedStream,
 } from '../../../lib/api/index.ts';
-import { validateDescriptor, type EdgeDescriptor, type JobDescriptor, type VertexDescriptor } from '../../../lib/descriptor/index.ts';
-import { CloudflinkError } from '../../../lib/errors/index.ts';
+import { edgesInto, expectInvalid, expectValid, graph, issuesOf, revive, vertexById } from '../../helpers/api.ts';
+import type { VertexDescriptor } from '../../../lib/descriptor/index.ts';
 
 // Windows as the API builds them: processing time, global windows with triggers and evictors, count
 // windows, windowAll, the built-in window functions; and the plain process function and sortByEventTime.
 
 interface Bid { user: string; price: number; at: number }
 
-function revive(source: unknown): (...args: any[]) => any {
-  return new Function('params', 'return (' + (source as string) + ')')({});
-}
-
-function graph(env: StreamExecutionEnvironment): { vertices: VertexDescriptor[]; edges: EdgeDescriptor[] } {
-  const { vertices, edges } = env.getDescriptor();
-  return { vertices, edges };
-}
-
-/** The descriptor as the Job Manager receives it: through JSON, then validated. */
-function expectValid(descriptor: JobDescriptor): void {
-  const result = validateDescriptor(JSON.parse(JSON.stringify(descriptor)));
-  if (!result.ok) expect.fail(JSON.stringify(result.issues, null, 2));
-}
-
-function issuesOf(descriptor: JobDescriptor): { path: string; message: string }[] {
-  const result = validateDescriptor(JSON.parse(JSON.stringify(descriptor)));
-  return result.ok ? [] : result.issues;
-}
-
-const vertexById = (env: StreamExecutionEnvironment, id: string) => graph(env).vertices.find((v) => v.id === id) as VertexDescriptor & Record<string, unknown>;
-const edgesInto = (env: StreamExecutionEnvironment, id: string) => graph(env).edges.filter((e) => e.to === id);
 
 /** Bids with event time from a source at the job's parallelism, 2. */
 function bids() {
@@ -41,17 +19,6 @@ function bids() {
   return { env, bids: stream };
 }
 
-function expectInvalid(fn: () => unknown, message: RegExp): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(CloudflinkError);
-    expect((error as CloudflinkError).code).to.equal('DESCRIPTOR_INVALID');
-    expect((error as Error).message).to.match(message);
-    return;
-  }
-  expect.fail(`expected a DESCRIPTOR_INVALID error matching ${message}`);
-}
 
 const sum = (a: Bid, b: Bid): Bid => ({ ...a, price: a.price + b.price });
 
