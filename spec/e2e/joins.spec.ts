@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import {
   captureFunction, EventTimeSessionWindows, SlidingEventTimeWindows, StreamExecutionEnvironment, TumblingEventTimeWindows,
-  type BroadcastProcessContext, type BroadcastSideContext, type IntervalJoinContext, type JobHandle, type ProcessContext, type WindowContext,
+  type BroadcastProcessContext, type BroadcastSideContext, type IntervalJoinContext, type JobHandle, type WindowContext,
 } from '../../lib/api/index.ts';
 import { ClusterClient } from '../../lib/client/index.ts';
 import type { LocalCluster } from '../../lib/cluster/local.ts';
 import { instantiateUserFunction } from '../../lib/descriptor/udf.ts';
-import type { JobStateEvent, LifecycleEvent } from '../../lib/events/types.ts';
-import { useProcessCluster } from '../helpers/cluster.ts';
+import { expectRecoveredFromKill, useProcessCluster } from '../helpers/cluster.ts';
 import { eventually, range, type TestNats } from '../helpers/nats.ts';
 import { prng } from '../helpers/random.ts';
 
@@ -266,19 +265,6 @@ describe('joins and broadcast state on a cluster of real processes', function ()
   before(() => { dir = mkdtempSync(join(tmpdir(), 'cloudflink-joins-')); });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** The job failed on the kill, restarted from a checkpoint taken before it, and finished; both TMs are back. */
-  async function expectRecovered(handle: JobHandle, victim: string): Promise<void> {
-    const lifecycle: LifecycleEvent[] = [];
-    for await (const e of handle.events()) lifecycle.push(e);
-    const states = lifecycle.filter((e): e is JobStateEvent => e.type === 'job.state').map((e) => e.to);
-    const failing = states.indexOf('FAILING');
-    expect(states.slice(failing, failing + 3), states.join(', ')).to.deep.equal(['FAILING', 'RESTARTING', 'RUNNING']);
-    const failedAt = lifecycle.findIndex((e) => e.type === 'job.state' && e.to === 'FAILING');
-    expect((lifecycle[failedAt] as JobStateEvent).cause).to.match(new RegExp(`task manager ${victim} lost`));
-    expect(lifecycle.slice(0, failedAt).some((e) => e.type === 'checkpoint.completed'), 'a checkpoint before the kill').to.equal(true);
-    await eventually(async () => (await client.cluster()).taskManagers.length === 2, 'both task managers registered again');
-  }
-
   async function killOneTaskManager(handle: JobHandle, random: () => number, afterMs: number): Promise<string> {
     await eventually(async () => (await handle.status()).state === 'RUNNING', 'the job to run');
     await new Promise((r) => setTimeout(r, afterMs + random() * 1000));
@@ -456,7 +442,7 @@ describe('joins and broadcast state on a cluster of real processes', function ()
     const expected = expectedMeetings(lefts, rights, -45, 30).map((m) => m.join(' ')).sort();
     expect(expected.length).to.be.greaterThan(COUNT / 2);
     expect(committedLines(output).sort(), 'each pair once').to.deep.equal(expected);
-    await expectRecovered(handle, victim);
+    await expectRecoveredFromKill(client, handle, victim);
   });
 
   it('keeps broadcast rules through a Task Manager killed with kill -9: records after the restore still find them, exactly once', async () => {
@@ -495,6 +481,6 @@ describe('joins and broadcast state on a cluster of real processes', function ()
     const { direct } = checkReleased(committed, items, categoryRules);
     expect(direct, 'records that found their rule').to.be.greaterThan(COUNT / 2);
     expect(sortedNumbers(committedLines(acks).map(Number)), 'each rule once on each subtask: none sent again after the restore').to.deep.equal(timesEach(range(CATS), 4));
-    await expectRecovered(handle, victim);
+    await expectRecoveredFromKill(client, handle, victim);
   });
 });

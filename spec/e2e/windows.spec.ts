@@ -10,9 +10,8 @@ import { ClusterClient } from '../../lib/client/index.ts';
 import type { LocalCluster } from '../../lib/cluster/local.ts';
 import type { FixedWindowAssigner } from '../../lib/descriptor/types.ts';
 import { instantiateUserFunction } from '../../lib/descriptor/udf.ts';
-import type { JobStateEvent, LifecycleEvent } from '../../lib/events/types.ts';
 import { windowStarts } from '../../actors/operator/logic/windows.ts';
-import { useProcessCluster } from '../helpers/cluster.ts';
+import { expectRecoveredFromKill, useProcessCluster } from '../helpers/cluster.ts';
 import { eventually, range, type TestNats } from '../helpers/nats.ts';
 import { prng } from '../helpers/random.ts';
 
@@ -314,15 +313,7 @@ describe('event-time windows on a cluster of real processes', function () {
     const expected = expectedSummaries(events, TUMBLING).map((s) => `${s.k} ${s.start} ${s.n} ${s.v} ${s.id}`).sort();
     expect(committedLines(output).sort(), 'each window once, complete').to.deep.equal(expected);
 
-    const lifecycle: LifecycleEvent[] = [];
-    for await (const e of handle.events()) lifecycle.push(e);
-    const states = lifecycle.filter((e): e is JobStateEvent => e.type === 'job.state').map((e) => e.to);
-    const failing = states.indexOf('FAILING');
-    expect(states.slice(failing, failing + 3), states.join(', ')).to.deep.equal(['FAILING', 'RESTARTING', 'RUNNING']);
-    const failedAt = lifecycle.findIndex((e) => e.type === 'job.state' && e.to === 'FAILING');
-    expect((lifecycle[failedAt] as JobStateEvent).cause).to.match(new RegExp(`task manager ${victim} lost`));
-    expect(lifecycle.slice(0, failedAt).some((e) => e.type === 'checkpoint.completed'), 'a checkpoint before the kill').to.equal(true);
-    await eventually(async () => (await client.cluster()).taskManagers.length === 2, 'both task managers registered again');
+    await expectRecoveredFromKill(client, handle, victim);
   });
 
   it('stops with a savepoint and resumes (at another parallelism) with each window once, as an unbroken run', async () => {

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { ClusterClient } from '../../lib/client/index.ts';
 import { loadConfig, type CloudflinkConfig } from '../../lib/config/index.ts';
 import { startLocalCluster, type LocalCluster } from '../../lib/cluster/local.ts';
-import { startNats, type TestNats } from './nats.ts';
+import { expect } from 'chai';
+import type { JobHandle } from '../../lib/api/index.ts';
+import type { JobStateEvent, LifecycleEvent } from '../../lib/events/types.ts';
+import { eventually, startNats, type TestNats } from './nats.ts';
 
 /** Heartbeats tuned so that a lost Task Manager is noticed quickly in specs. */
 export const FAST_HEARTBEATS = { intervalMs: 200, timeoutMs: 1500 };
@@ -63,4 +66,26 @@ export function useProcessCluster(clusterId: string, taskManagers: number, slots
 /** The CLI flags that reach the same cluster. */
 export function clusterFlags(natsUrl: string, clusterId: string): string[] {
   return ['--nats', natsUrl, '--cluster-id', clusterId];
+}
+
+/**
+ * After a Task Manager was killed under a job: the job failed naming it, restarted and ran
+ * again (from a checkpoint taken before the kill, when it checkpoints), and both Task Managers
+ * registered again. Returns the job's lifecycle events.
+ */
+export async function expectRecoveredFromKill(
+  client: ClusterClient, handle: JobHandle, victim: string, options: { fromCheckpoint: boolean } = { fromCheckpoint: true },
+): Promise<LifecycleEvent[]> {
+  const lifecycle: LifecycleEvent[] = [];
+  for await (const e of handle.events()) lifecycle.push(e);
+  const states = lifecycle.filter((e): e is JobStateEvent => e.type === 'job.state').map((e) => e.to);
+  const failing = states.indexOf('FAILING');
+  expect(states.slice(failing, failing + 3), states.join(', ')).to.deep.equal(['FAILING', 'RESTARTING', 'RUNNING']);
+  const failedAt = lifecycle.findIndex((e) => e.type === 'job.state' && e.to === 'FAILING');
+  expect((lifecycle[failedAt] as JobStateEvent).cause).to.match(new RegExp(`task manager ${victim} lost`));
+  if (options.fromCheckpoint) {
+    expect(lifecycle.slice(0, failedAt).some((e) => e.type === 'checkpoint.completed'), 'a checkpoint before the kill').to.equal(true);
+  }
+  await eventually(async () => (await client.cluster()).taskManagers.length === 2, 'both task managers registered again');
+  return lifecycle;
 }
