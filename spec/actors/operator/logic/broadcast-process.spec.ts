@@ -1,23 +1,15 @@
 import { expect } from 'chai';
-import { decode, encode } from '../../../../lib/codec/index.ts';
 import { CloudflinkError } from '../../../../lib/errors/index.ts';
 import { canonicalKey, subtaskForKey } from '../../../../lib/partition/index.ts';
-import { KeyedStateBackend, keyGroupRangeFor, type KeyedStateSnapshot } from '../../../../lib/state/index.ts';
+import { KeyedStateBackend, type KeyedStateSnapshot } from '../../../../lib/state/index.ts';
 import {
   broadcastProcessLogic, type BroadcastKey, type BroadcastProcessContext, type BroadcastSideContext, type BroadcastState,
 } from '../../../../actors/operator/logic/broadcast-process.ts';
 import type { OperatorLogic } from '../../../../actors/operator/logic/types.ts';
-import { fn, thrownBy } from '../../../helpers/logic.ts';
+import { fn, thrownBy, MAX_P, backend, viaWire } from '../../../helpers/logic.ts';
 import { prng } from '../../../helpers/random.ts';
 
-const MAX_P = 128;
 const VERTEX = 'rules-join';
-
-const backend = (subtask = 0, parallelism = 1): KeyedStateBackend =>
-  new KeyedStateBackend({ maxParallelism: MAX_P, range: keyGroupRangeFor(subtask, parallelism, MAX_P) });
-
-/** State goes to checkpoint storage and back as msgpack. */
-const viaWire = <T>(state: T): T => decode<T>(encode(state));
 
 function expectError(action: () => unknown, code: string, pattern: RegExp): void {
   const caught = thrownBy(action);

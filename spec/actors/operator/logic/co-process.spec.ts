@@ -1,26 +1,16 @@
 import { expect } from 'chai';
-import { decode, encode } from '../../../../lib/codec/index.ts';
 import { CloudflinkError } from '../../../../lib/errors/index.ts';
 import { validateDescriptor, type JobDescriptor } from '../../../../lib/descriptor/index.ts';
 import { canonicalKey, subtaskForKey } from '../../../../lib/partition/index.ts';
-import { KeyedStateBackend, keyGroupRangeFor, type KeyedStateSnapshot, type KeyedStateStore } from '../../../../lib/state/index.ts';
+import { KeyedStateBackend, type KeyedStateStore } from '../../../../lib/state/index.ts';
 import { createOperatorLogic } from '../../../../actors/operator/logic/index.ts';
 import { coProcessLogic } from '../../../../actors/operator/logic/transforms.ts';
 import type { ChannelSpec, TaskDeployment } from '../../../../actors/operator/protocol.ts';
-import type { OperatorLogic, UserFn } from '../../../../actors/operator/logic/types.ts';
-import { fn, runWithInputs as run, thrownBy, type Input } from '../../../helpers/logic.ts';
+import type { OperatorLogic } from '../../../../actors/operator/logic/types.ts';
+import { fn, runWithInputs as run, thrownBy, type Input, MAX_P, backend, viaWire } from '../../../helpers/logic.ts';
 import { prng } from '../../../helpers/random.ts';
 
-const MAX_P = 128;
-
 interface Ctx { key: unknown; state: KeyedStateStore }
-
-/** The keyed state of subtask `subtask` of `parallelism`: its key groups of 128. */
-const backend = (subtask = 0, parallelism = 1): KeyedStateBackend =>
-  new KeyedStateBackend({ maxParallelism: MAX_P, range: keyGroupRangeFor(subtask, parallelism, MAX_P) });
-
-/** A snapshot goes to checkpoint storage and back as msgpack. */
-const viaWire = (snapshot: KeyedStateSnapshot): KeyedStateSnapshot => decode<KeyedStateSnapshot>(encode(snapshot));
 
 function expectError(action: () => unknown, code: string, pattern: RegExp): void {
   const caught = thrownBy(action);

@@ -1,20 +1,11 @@
 import { expect } from 'chai';
-import { decode, encode } from '../../../../lib/codec/index.ts';
 import { CloudflinkError } from '../../../../lib/errors/index.ts';
 import { canonicalKey, subtaskForKey } from '../../../../lib/partition/index.ts';
-import { KeyedStateBackend, keyGroupRangeFor, type KeyedStateSnapshot } from '../../../../lib/state/index.ts';
+import { KeyedStateBackend } from '../../../../lib/state/index.ts';
 import { intervalJoinLogic, type IntervalJoinContext, type IntervalJoinSettings } from '../../../../actors/operator/logic/interval-join.ts';
 import type { Collector, OperatorLogic } from '../../../../actors/operator/logic/types.ts';
 import { prng } from '../../../helpers/random.ts';
-import { fn, thrownBy } from '../../../helpers/logic.ts';
-
-const MAX_P = 128;
-
-const backend = (subtask = 0, parallelism = 1): KeyedStateBackend =>
-  new KeyedStateBackend({ maxParallelism: MAX_P, range: keyGroupRangeFor(subtask, parallelism, MAX_P) });
-
-/** A snapshot goes to checkpoint storage and back as msgpack. */
-const viaWire = (snapshot: KeyedStateSnapshot): KeyedStateSnapshot => decode<KeyedStateSnapshot>(encode(snapshot));
+import { fn, thrownBy, MAX_P, backend, viaWire } from '../../../helpers/logic.ts';
 
 type Key = string | number | [string, number];
 /** The two sides have their key in different fields, so each side's key selector is the one used. */

@@ -1,20 +1,10 @@
 import { expect } from 'chai';
-import { decode, encode } from '../../../../lib/codec/index.ts';
 import { CloudflinkError } from '../../../../lib/errors/index.ts';
 import { canonicalKey } from '../../../../lib/partition/index.ts';
-import { KeyedStateBackend, keyGroupRangeFor, type KeyedStateSnapshot } from '../../../../lib/state/index.ts';
 import { keyedProcessLogic, type KeyedProcessContext, type ProcessingTime } from '../../../../actors/operator/logic/keyed-process.ts';
 import type { Collector, OperatorLogic, UserFn } from '../../../../actors/operator/logic/types.ts';
 import { prng } from '../../../helpers/random.ts';
-import { fn } from '../../../helpers/logic.ts';
-
-const MAX_P = 128;
-
-const backend = (): KeyedStateBackend => new KeyedStateBackend({ maxParallelism: MAX_P, range: keyGroupRangeFor(0, 1, MAX_P) });
-
-/** A snapshot goes to checkpoint storage and back as msgpack. */
-const viaWire = (snapshot: KeyedStateSnapshot): KeyedStateSnapshot => decode<KeyedStateSnapshot>(encode(snapshot));
-
+import { fn, backend, viaWire } from '../../../helpers/logic.ts';
 
 /** A clock driven by hand: `advance(to)` sets the time, then runs each callback due by then, earliest first. */
 class FakeClock implements ProcessingTime {

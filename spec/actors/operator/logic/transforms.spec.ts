@@ -1,21 +1,11 @@
 import { expect } from 'chai';
-import { decode, encode } from '../../../../lib/codec/index.ts';
 import { CloudflinkError } from '../../../../lib/errors/index.ts';
 import { canonicalKey, subtaskForKey } from '../../../../lib/partition/index.ts';
-import { KeyedStateBackend, keyGroupRangeFor, type KeyedStateSnapshot } from '../../../../lib/state/index.ts';
+import { KeyedStateBackend } from '../../../../lib/state/index.ts';
 import { extremumLogic, filterLogic, flatMapLogic, mapLogic, reduceLogic, sumLogic, type Extremum } from '../../../../actors/operator/logic/transforms.ts';
-import type { OperatorLogic, UserFn } from '../../../../actors/operator/logic/types.ts';
+import type { OperatorLogic } from '../../../../actors/operator/logic/types.ts';
 import { prng } from '../../../helpers/random.ts';
-import { fn } from '../../../helpers/logic.ts';
-
-const MAX_P = 128;
-
-/** The keyed state of subtask `subtask` of `parallelism`: its key groups of 128. */
-const backend = (subtask = 0, parallelism = 1): KeyedStateBackend =>
-  new KeyedStateBackend({ maxParallelism: MAX_P, range: keyGroupRangeFor(subtask, parallelism, MAX_P) });
-
-/** A snapshot goes to checkpoint storage and back as msgpack. */
-const viaWire = (snapshot: KeyedStateSnapshot): KeyedStateSnapshot => decode<KeyedStateSnapshot>(encode(snapshot));
+import { fn, MAX_P, backend, viaWire } from '../../../helpers/logic.ts';
 
 /** Feeds records one at a time; returns what was emitted after each. */
 function run(logic: OperatorLogic, records: unknown[]): unknown[][] {
@@ -25,7 +15,6 @@ function run(logic: OperatorLogic, records: unknown[]): unknown[][] {
     return out;
   });
 }
-
 
 /** Expects a CloudflinkError with code UDF_FAILED and a message matching `pattern`. */
 function expectUdfError(action: () => unknown, pattern: RegExp): void {

@@ -5,22 +5,15 @@
  * and through a restore.
  */
 import { expect } from 'chai';
-import { decode, encode } from '../../../../lib/codec/index.ts';
 import { CloudflinkError } from '../../../../lib/errors/index.ts';
 import { canonicalKey, subtaskForKey } from '../../../../lib/partition/index.ts';
-import { KeyedStateBackend, keyGroupRangeFor, type KeyedStateSnapshot } from '../../../../lib/state/index.ts';
+import { KeyedStateBackend } from '../../../../lib/state/index.ts';
 import type { FixedWindowAssigner, WindowAssigner } from '../../../../lib/descriptor/types.ts';
 import { windowJoinLogic, type WindowJoinSettings } from '../../../../actors/operator/logic/window-join.ts';
 import type { Collector, OperatorLogic } from '../../../../actors/operator/logic/types.ts';
 import { prng } from '../../../helpers/random.ts';
-import { fn } from '../../../helpers/logic.ts';
-
-const MAX_P = 128;
-
-const backend = (subtask = 0, parallelism = 1): KeyedStateBackend =>
-  new KeyedStateBackend({ maxParallelism: MAX_P, range: keyGroupRangeFor(subtask, parallelism, MAX_P) });
-
-const viaWire = (snapshot: KeyedStateSnapshot): KeyedStateSnapshot => decode<KeyedStateSnapshot>(encode(snapshot));
+import { fn, MAX_P, backend, viaWire } from '../../../helpers/logic.ts';
+import { startsByBruteForce } from '../../../helpers/windows.ts';
 
 type Key = string | number | [string, number];
 /** The two sides key their records by different fields, as `where(..).equalTo(..)` may. */
@@ -82,15 +75,6 @@ function firingsOf(out: Capture, coGroup: boolean): Map<string, string[]> {
   return result;
 }
 
-/** Every start s ≡ offset (mod slide) with s ≤ t < s + size. */
-function startsOf(assigner: FixedWindowAssigner, t: number): number[] {
-  const slide = assigner.type === 'tumbling' ? assigner.sizeMs : assigner.slideMs;
-  const offset = assigner.offsetMs ?? 0;
-  const starts: number[] = [];
-  for (let s = t; s > t - assigner.sizeMs; s--) if ((((s - offset) % slide) + slide) % slide === 0) starts.push(s);
-  return starts;
-}
-
 interface Window { key: Key; start: number; end: number; lefts: number[]; rights: number[]; fired: boolean }
 
 /**
@@ -139,7 +123,7 @@ function reference(events: Event[], assigner: WindowAssigner, lateness: number, 
       continue;
     }
     const fixed = assigner as FixedWindowAssigner;
-    for (const start of startsOf(fixed, t)) {
+    for (const start of startsByBruteForce(fixed, t)) {
       const end = start + fixed.sizeMs;
       if (end - 1 + lateness <= watermark) continue;
       let w = mine.find((o) => o.start === start);

@@ -4,28 +4,17 @@
  * the spec drives, and the built-in distinct / top-N / sort, each against a plain loop.
  */
 import { expect } from 'chai';
-import { decode, encode } from '../../../../lib/codec/index.ts';
 import { CloudflinkError } from '../../../../lib/errors/index.ts';
 import { canonicalKey, subtaskForKey } from '../../../../lib/partition/index.ts';
-import { KeyedStateBackend, keyGroupRangeFor, type KeyedStateSnapshot } from '../../../../lib/state/index.ts';
+import { KeyedStateBackend } from '../../../../lib/state/index.ts';
 import type { CountEvictor, CountTrigger, FixedWindowAssigner, WindowAssigner } from '../../../../lib/descriptor/types.ts';
 import { windowLogic, type WindowFunction, type WindowSettings } from '../../../../actors/operator/logic/windows.ts';
 import { builtinWindowAggregate as builtinAggregate, type BuiltinWindowFunction } from '../../../../actors/operator/logic/window-functions.ts';
 import type { AlarmClock } from '../../../../actors/operator/logic/timer-heap.ts';
 import type { Collector, OperatorLogic } from '../../../../actors/operator/logic/types.ts';
 import { prng } from '../../../helpers/random.ts';
-import { fn } from '../../../helpers/logic.ts';
-
-const MAX_P = 128;
-
-const backend = (subtask = 0, parallelism = 1): KeyedStateBackend =>
-  new KeyedStateBackend({ maxParallelism: MAX_P, range: keyGroupRangeFor(subtask, parallelism, MAX_P) });
-
-/** A snapshot goes to checkpoint storage and back as msgpack. */
-const viaWire = (snapshot: KeyedStateSnapshot): KeyedStateSnapshot => decode<KeyedStateSnapshot>(encode(snapshot));
-
-const tumbling = (sizeMs: number, offsetMs?: number): FixedWindowAssigner => ({ type: 'tumbling', sizeMs, ...(offsetMs === undefined ? {} : { offsetMs }) });
-const sliding = (sizeMs: number, slideMs: number): FixedWindowAssigner => ({ type: 'sliding', sizeMs, slideMs });
+import { fn, MAX_P, backend, viaWire } from '../../../helpers/logic.ts';
+import { tumbling, sliding, startsByBruteForce } from '../../../helpers/windows.ts';
 
 type Key = string | number | [string, number];
 /** An input record: `ids` is [its id]; a reduced one holds the ids of every record reduced into it. `v` is a value to rank by. */
@@ -109,15 +98,6 @@ function firings(out: Capture, key: (record: unknown) => unknown = recKey, sortI
 
 const sorted = <T>(map: Map<string, T>): [string, T][] => [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 const lateIds = (out: Capture): number[] => out.late.map(({ record }) => (record as Rec).ids[0]!);
-
-/** Every start s ≡ offset (mod slide) with s ≤ t < s + size. */
-function startsOf(assigner: FixedWindowAssigner, t: number): number[] {
-  const slide = assigner.type === 'tumbling' ? assigner.sizeMs : assigner.slideMs;
-  const offset = assigner.offsetMs ?? 0;
-  const starts: number[] = [];
-  for (let s = t; s > t - assigner.sizeMs; s--) if ((((s - offset) % slide) + slide) % slide === 0) starts.push(s);
-  return starts;
-}
 
 /**
  * A stream in event time: records mostly within `disorder` of the time so far, some far behind
@@ -320,7 +300,7 @@ function timeReference(events: Event[], spec: TimeSpec): { firings: Map<string, 
     if ('record' in event) {
       const record = event.record;
       let joined = false;
-      for (const start of startsOf(assigner, record.t)) {
+      for (const start of startsByBruteForce(assigner, record.t)) {
         const last = start + size - 1;
         if (last + lateness <= watermark) continue;
         joined = true;
@@ -620,7 +600,7 @@ describe('windowLogic with processing-time windows', () => {
         windows.push(merged);
         continue;
       }
-      for (const s of startsOf(assigner as FixedWindowAssigner, now)) {
+      for (const s of startsByBruteForce(assigner as FixedWindowAssigner, now)) {
         const end = s + (assigner as FixedWindowAssigner).sizeMs;
         const window = windows.find((w) => canonicalKey(w.key) === key && w.start === s) ?? windows[windows.push({ key: k, start: s, end, ids: [] }) - 1]!;
         window.ids.push(...ids);

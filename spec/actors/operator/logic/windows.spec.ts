@@ -1,38 +1,16 @@
 import { expect } from 'chai';
-import { decode, encode } from '../../../../lib/codec/index.ts';
 import { CloudflinkError } from '../../../../lib/errors/index.ts';
 import { canonicalKey, subtaskForKey } from '../../../../lib/partition/index.ts';
-import { KeyedStateBackend, keyGroupRangeFor, type KeyedStateSnapshot } from '../../../../lib/state/index.ts';
+import { KeyedStateBackend } from '../../../../lib/state/index.ts';
 import type { FixedWindowAssigner } from '../../../../lib/descriptor/types.ts';
 import { windowLogic, windowStarts, type WindowFunction } from '../../../../actors/operator/logic/windows.ts';
-import type { Collector, OperatorLogic, UserFn } from '../../../../actors/operator/logic/types.ts';
+import type { Collector, OperatorLogic } from '../../../../actors/operator/logic/types.ts';
 import { prng } from '../../../helpers/random.ts';
-import { fn } from '../../../helpers/logic.ts';
-
-const MAX_P = 128;
-
-const backend = (subtask = 0, parallelism = 1): KeyedStateBackend =>
-  new KeyedStateBackend({ maxParallelism: MAX_P, range: keyGroupRangeFor(subtask, parallelism, MAX_P) });
-
-/** A snapshot goes to checkpoint storage and back as msgpack. */
-const viaWire = (snapshot: KeyedStateSnapshot): KeyedStateSnapshot => decode<KeyedStateSnapshot>(encode(snapshot));
-
-
-const tumbling = (sizeMs: number, offsetMs?: number): FixedWindowAssigner => ({ type: 'tumbling', sizeMs, ...(offsetMs === undefined ? {} : { offsetMs }) });
-const sliding = (sizeMs: number, slideMs: number, offsetMs?: number): FixedWindowAssigner =>
-  ({ type: 'sliding', sizeMs, slideMs, ...(offsetMs === undefined ? {} : { offsetMs }) });
+import { fn, MAX_P, backend, viaWire } from '../../../helpers/logic.ts';
+import { tumbling, sliding, startsByBruteForce } from '../../../helpers/windows.ts';
 
 const label = (a: FixedWindowAssigner): string =>
   `${a.type} ${a.sizeMs}${a.type === 'sliding' ? `/${a.slideMs}` : ''}${a.offsetMs ? ` +${a.offsetMs}` : ''}`;
-
-/** The definition, by brute force: every start s ≡ offset (mod slide) with s ≤ t < s + size, latest first. */
-function startsByBruteForce(assigner: FixedWindowAssigner, t: number): number[] {
-  const slide = assigner.type === 'tumbling' ? assigner.sizeMs : assigner.slideMs;
-  const offset = assigner.offsetMs ?? 0;
-  const starts: number[] = [];
-  for (let s = t; s > t - assigner.sizeMs; s--) if ((((s - offset) % slide) + slide) % slide === 0) starts.push(s);
-  return starts;
-}
 
 describe('windowStarts', () => {
   it('puts a timestamp in the one tumbling window that holds it, aligned to the epoch plus the offset', () => {
