@@ -1,11 +1,17 @@
-import { isBatchOperator, isChained } from '../../lib/descriptor/graph.ts';
+import { isBatchOperator, isBlocking, isChained } from '../../lib/descriptor/graph.ts';
 import type { ResolvedJob } from '../../lib/descriptor/types.ts';
 import type { JobRun } from './job-run.ts';
+import { taskKey } from './regions.ts';
 import type { SlotRef } from '../scheduler/protocol.ts';
 import type { ChannelSpec, NetworkSettings, TaskDeployment } from '../operator/protocol.ts';
 
-/** The execution graph: every vertex × subtask, with its channels and its slot (slot i runs subtask i). */
-export function buildDeployments(run: JobRun, slots: SlotRef[], network: NetworkSettings, collectLimit: number): (TaskDeployment & { tmId: string })[] {
+/**
+ * The execution graph: every vertex × subtask (or only `only`'s), with its channels and its
+ * slot (slot i runs subtask i).
+ */
+export function buildDeployments(
+  run: JobRun, slots: readonly (SlotRef | undefined)[], network: NetworkSettings, collectLimit: number, only?: ReadonlySet<string>,
+): (TaskDeployment & { tmId: string })[] {
   const { jobId, job } = run;
   const parallelismOf = new Map(job.vertices.map((v) => [v.id, v.parallelism]));
   // A slot runs a subtask of every vertex (slot sharing): its batch operators share its memory.
@@ -16,7 +22,7 @@ export function buildDeployments(run: JobRun, slots: SlotRef[], network: Network
     const outputs: ChannelSpec[] = [];
     job.edges.forEach((edge, edgeIndex) => {
       const chained = {
-        ...(isChained(job, edge) ? { chained: true as const } : {}), ...(edge.input ? { input: edge.input } : {}), ...(edge.tag ? { tag: edge.tag } : {}),
+        ...(isChained(job, edge) ? { chained: true as const } : {}), ...(isBlocking(job, edge) ? { blocking: true as const } : {}), ...(edge.input ? { input: edge.input } : {}), ...(edge.tag ? { tag: edge.tag } : {}),
       };
       if (edge.to === vertex.id) {
         inputs.push({ edgeIndex, peerVertexId: edge.from, peerParallelism: parallelismOf.get(edge.from)!, partition: edge.partition, key: edge.key, ...chained });
@@ -26,10 +32,12 @@ export function buildDeployments(run: JobRun, slots: SlotRef[], network: Network
       }
     });
     const restore = run.restoreSpec(vertex.id);
-    return Array.from({ length: vertex.parallelism }, (_, subtask) => ({
+    const subtasks = Array.from({ length: vertex.parallelism }, (_, subtask) => subtask).filter((subtask) => !only || only.has(taskKey(vertex.id, subtask)));
+    return subtasks.map((subtask) => ({
       jobId,
       jobName: job.name,
       attempt: run.attempt,
+      execution: run.task(vertex.id, subtask)!.execution,
       checkpointing: { enabled: job.checkpointing.enabled, mode: job.checkpointing.mode },
       restore,
       vertex,

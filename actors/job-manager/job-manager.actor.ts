@@ -6,15 +6,18 @@ import type { TimerHandle } from '../../lib/clock/index.ts';
 import type { EventPublisher } from '../../lib/events/publisher.ts';
 import type { Subjects } from '../../lib/subjects/index.ts';
 import type { CheckpointMetadata, CheckpointStorage } from '../../lib/checkpoint/types.ts';
+import type { ShuffleStorage } from '../../lib/shuffle/types.ts';
 import type { SchedulerMessage, SchedulerView, SlotRef } from '../scheduler/protocol.ts';
 import type { NetworkSettings, OperatorMessage } from '../operator/protocol.ts';
 import { CheckpointCoordinator } from './checkpoint-coordinator.ts';
 import type { TaskManagerMessage } from '../task-manager/protocol.ts';
 import { buildDeployments, slotsNeeded } from './execution-graph.ts';
-import { JobRun } from './job-run.ts';
+import { JobRun, type TaskRun } from './job-run.ts';
+import { taskKey, type Region } from './regions.ts';
 import type { JobStore } from './job-store.ts';
 import { TERMINAL_JOB_STATES } from '../../lib/events/types.ts';
-import { restartDeadline, restoreJobSnapshot } from './job.machine.ts';
+import { restartDecision, restartDeadline, restoreJobSnapshot } from './job.machine.ts';
+import { isTerminalTaskState } from '../operator/task.machine.ts';
 import type { ClusterView, CollectedReply, JobManagerMessage, RegisterReply, SavepointReply, StatusReply, SubmitReply, ListReply } from './protocol.ts';
 
 /** The design card's bound: a cluster has 1 to 10 Task Managers. */
@@ -29,6 +32,8 @@ export interface JobManagerSettings {
   /** Completed checkpoints kept per job. */
   retainedCheckpoints: number;
   storage: CheckpointStorage;
+  /** Where blocking batch jobs keep the data their stages exchange; dropped when the job ends. */
+  shuffle?: ShuffleStorage;
   /** Reads a checkpoint's or savepoint's metadata from a pointer of any storage. */
   readMetadata(pointer: string): Promise<CheckpointMetadata>;
   /** Where jobs are kept so that a restarted Job Manager resumes them. */
@@ -91,12 +96,18 @@ export class JobManager implements Behavior<JobManagerMessage> {
         const run = this.byRequest(msg.requestId);
         if (!run) return;
         run.slotRequestId = undefined;
-        run.send({ type: 'SCHEDULING_FAILED', cause: `not enough slots: needs ${msg.needs}, cluster has ${msg.total}` });
-        this.cancelTasks(run, ctx);
+        const cause = `not enough slots: needs ${msg.needs}, cluster has ${msg.total}`;
+        // Slots to replace those of a lost Task Manager: without them the job cannot go on.
+        if (run.status === 'RUNNING') this.failJob(run, cause, ctx);
+        else {
+          run.send({ type: 'SCHEDULING_FAILED', cause });
+          this.cancelTasks(run, ctx);
+        }
         return;
       }
       case 'deployed': {
         const run = this.jobs.get(msg.jobId);
+        if (run?.regions) return this.regionDeployed(run, msg.attempt, msg.tmId, ctx);
         if (!run || !run.pendingDeploys.delete(msg.tmId) || run.pendingDeploys.size > 0 || !isStarting(run)) return;
         for (const tmId of new Set([...run.tasks.values()].map((t) => t.tmId!))) {
           ctx.tell<TaskManagerMessage>(this.subjects.taskManager(tmId), { type: 'start-job', jobId: run.jobId });
@@ -107,9 +118,20 @@ export class JobManager implements Behavior<JobManagerMessage> {
       }
       case 'deploy-failed': {
         const run = this.jobs.get(msg.jobId);
-        if (!run) return;
+        if (!run || run.attempt !== msg.attempt) return;
         run.pendingDeploys.delete(msg.tmId);
-        this.failJob(run, `deploying to task manager ${msg.tmId} failed: ${msg.error.message}`, ctx);
+        const cause = `deploying to task manager ${msg.tmId} failed: ${msg.error.message}`;
+        if (!run.regions) {
+          this.failJob(run, cause, ctx);
+          return;
+        }
+        // Only the tasks of that deploy that still wait for it: a lost TM may have failed them already.
+        const failed = msg.tasks.flatMap(({ vertexId, subtask, execution }) => {
+          const task = run.task(vertexId, subtask);
+          return task && task.execution === execution && run.stateOf(task) === 'DEPLOYING' ? [task] : [];
+        });
+        for (const task of failed) run.sendTask(task, { type: 'FAIL', cause });
+        if (failed.length > 0) this.regionsFailed(run, failed, cause, ctx);
         return;
       }
       case 'checkpoint-ack': {
@@ -129,6 +151,13 @@ export class JobManager implements Behavior<JobManagerMessage> {
         this.jobs.get(msg.jobId)?.coordinator.onTimeout(msg.checkpointId);
         return;
       case 'restart-due': return this.restart(msg.jobId, msg.attempt, ctx);
+      case 'regions-due': {
+        const run = this.jobs.get(msg.jobId);
+        if (!run || run.attempt !== msg.attempt) return;
+        for (const [region, pending] of run.failedRegions) if (msg.regions.includes(region.index)) pending.due = true;
+        this.settle(run, ctx);
+        return;
+      }
       case 'resume-jobs': return this.resumeJobs(ctx);
       case 'job-committed': {
         const run = this.jobs.get(msg.jobId);
@@ -294,19 +323,33 @@ export class JobManager implements Behavior<JobManagerMessage> {
     }
     run.newAttempt();
     run.slotsReleased = false;
+    if (run.regions) this.discardShuffle(run, ctx);
     ctx.log.info({ jobId, attempt: run.attempt, from: run.coordinator.latest?.pointer ?? run.restoreFrom?.pointer ?? 'nothing' }, 'restarting the job');
     this.requestSlots(run, ctx);
   }
 
   private slotsGranted(requestId: string, slots: SlotRef[], ctx: ActorContext): void {
     const run = this.byRequest(requestId);
-    if (!run || !isStarting(run)) {
+    const replacing = run?.regions !== undefined && run.status === 'RUNNING';
+    if (!run || !(isStarting(run) || replacing)) {
       const jobId = requestId.split('/')[0]!;
-      ctx.tell<SchedulerMessage>(this.subjects.scheduler, { type: 'release-slots', jobId });
+      ctx.tell<SchedulerMessage>(this.subjects.scheduler, { type: 'release-slots', jobId, slots });
       return;
     }
     run.slotRequestId = undefined;
-    const deployments = buildDeployments(run, slots, this.settings.network, this.settings.collectLimit);
+    if (run.regions) {
+      if (replacing) {
+        // Slots that replace the ones lost with a Task Manager, in the place of each.
+        const granted = [...slots];
+        run.slots = run.slots.map((slot) => slot ?? granted.shift());
+      } else run.slots = slots;
+      this.deployStartable(run, ctx);
+      return;
+    }
+    this.deploy(run, buildDeployments(run, slots, this.settings.network, this.settings.collectLimit), ctx);
+  }
+
+  private deploy(run: JobRun, deployments: ReturnType<typeof buildDeployments>, ctx: ActorContext): void {
     const byTaskManager = new Map<string, typeof deployments>();
     for (const deployment of deployments) {
       const task = run.task(deployment.vertex.id, deployment.subtask)!;
@@ -317,17 +360,129 @@ export class JobManager implements Behavior<JobManagerMessage> {
       run.pendingDeploys.add(tmId);
       for (const deployment of tasks) run.sendTask(run.task(deployment.vertex.id, deployment.subtask)!, { type: 'DEPLOY' });
       // Not awaited: the Job Manager keeps serving heartbeats while Task Managers deploy.
-      ctx.ask(this.subjects.taskManager(tmId), { type: 'deploy', jobId: run.jobId, tasks: tasks.map(({ tmId: _, ...task }) => task) }, 30_000)
-        .then(() => this.system.tell(this.subjects.jobManager, { type: 'deployed', jobId: run.jobId, tmId }))
+      const { jobId, attempt } = run;
+      const deployed = tasks.map((t) => ({ vertexId: t.vertex.id, subtask: t.subtask, execution: t.execution }));
+      ctx.ask(this.subjects.taskManager(tmId), { type: 'deploy', jobId, tasks: tasks.map(({ tmId: _, ...task }) => task) }, 30_000)
+        .then(() => this.system.tell(this.subjects.jobManager, { type: 'deployed', jobId, attempt, tmId }))
         .catch((error: unknown) => this.system.tell(this.subjects.jobManager,
-          { type: 'deploy-failed', jobId: run.jobId, tmId, error: CloudflinkError.toWire(error) }));
+          { type: 'deploy-failed', jobId, attempt, tmId, tasks: deployed, error: CloudflinkError.toWire(error) }));
     }
+  }
+
+  // ---- a blocking batch job: region by region, a failed region re-run alone ----
+
+  /** Deploys every region whose producers all finished, on the slots of its subtasks. */
+  private deployStartable(run: JobRun, ctx: ActorContext): void {
+    const regions = run.startableRegions();
+    if (regions.length === 0) return;
+    const only = new Set(regions.flatMap((r) => r.tasks.map((t) => taskKey(t.vertexId, t.subtask))));
+    this.deploy(run, buildDeployments(run, run.slots, this.settings.network, this.settings.collectLimit, only), ctx);
+  }
+
+  private regionDeployed(run: JobRun, attempt: number, tmId: string, ctx: ActorContext): void {
+    if (run.attempt !== attempt || run.isTerminal || run.status === 'FAILING' || run.status === 'CANCELLING') return;
+    ctx.tell<TaskManagerMessage>(this.subjects.taskManager(tmId), { type: 'start-job', jobId: run.jobId });
+    if (isStarting(run)) {
+      run.send({ type: 'TASKS_RUNNING' });
+      run.coordinator.start();
+    }
+  }
+
+  /**
+   * Tasks failed in a job whose regions fail over alone: their regions' other tasks are
+   * cancelled and, once all are down and the restart strategy's delay has passed, re-run from
+   * the stored output of their producers. When the strategy gives up, the job fails.
+   */
+  private regionsFailed(run: JobRun, failed: TaskRun[], cause: string, ctx: ActorContext): void {
+    if (run.status !== 'RUNNING') {
+      this.failJob(run, cause, ctx);
+      return;
+    }
+    const now = ctx.clock.now();
+    const random = Math.random();
+    const decision = restartDecision(run.machine.getSnapshot(), now, random);
+    run.send({ type: 'REGION_FAILED', cause, now, random });
+    if (run.status !== 'RUNNING') {
+      run.coordinator.stop(`the job is failing: ${cause}`);
+      this.cancelTasks(run, ctx);
+      return;
+    }
+    const delayMs = decision.restart ? decision.delayMs : 0;
+    const regions = [...new Set(failed.map((task) => run.regionOf(task)!))].filter((r) => !run.failedRegions.has(r));
+    // A sink's final commit lives on its Task Manager until the job finishes: it is redone with the region.
+    run.committing = undefined;
+    const hosts = new Map<string, { vertexId: string; subtask: number; execution: number }[]>();
+    for (const region of regions) {
+      run.failedRegions.set(region, { due: false });
+      for (const { vertexId, subtask } of region.tasks) {
+        const task = run.task(vertexId, subtask)!;
+        const before = run.stateOf(task);
+        run.sendTask(task, { type: 'CANCEL' });
+        // A finished sink's TM drops the final commit it holds for it.
+        const cancelled = (run.stateOf(task) === 'CANCELING' && before !== 'CANCELING') || (before === 'FINISHED' && task.holdsCommit);
+        if (cancelled && task.tmId) hosts.set(task.tmId, [...hosts.get(task.tmId) ?? [], { vertexId, subtask, execution: task.execution }]);
+      }
+    }
+    for (const [tmId, tasks] of hosts) {
+      ctx.tell<TaskManagerMessage>(this.subjects.taskManager(tmId), { type: 'cancel-tasks', jobId: run.jobId, attempt: run.attempt, tasks });
+    }
+    const names = regions.flatMap((r) => r.tasks.map((t) => describeTask(run, t)));
+    ctx.log.warn({ jobId: run.jobId, tasks: names, delayMs, cause }, 're-running failed tasks from their stored inputs');
+    this.events.publish({ type: 'job.failover', jobId: run.jobId, jobName: run.job.name, cause, tasks: names, delayMs, at: new Date().toISOString() });
+    const attempt = run.attempt;
+    const timer = ctx.clock.setTimeout(() => {
+      run.timers.delete(timer);
+      this.system.tell(this.subjects.jobManager, { type: 'regions-due', jobId: run.jobId, attempt, regions: regions.map((r) => r.index) });
+    }, delayMs);
+    run.timers.add(timer);
+    this.settle(run, ctx);
+  }
+
+  /**
+   * A Task Manager of a blocking batch job was lost: what ran there fails over by region, a
+   * finished sink whose final commit it held re-runs, and its slots are replaced. The stored
+   * output of finished tasks is not on the TM, so nothing upstream re-runs.
+   */
+  private regionsLost(run: JobRun, tmId: string, cause: string, ctx: ActorContext): void {
+    const failed: TaskRun[] = [];
+    for (const task of run.tasks.values()) {
+      if (task.tmId !== tmId) continue;
+      const before = run.stateOf(task);
+      run.sendTask(task, { type: 'TM_LOST', cause });
+      if (run.stateOf(task) !== before || (before === 'FINISHED' && task.holdsCommit)) failed.push(task);
+    }
+    const lost = run.slots.some((slot) => slot?.tmId === tmId);
+    run.slots = run.slots.map((slot) => (slot?.tmId === tmId ? undefined : slot));
+    if (lost && run.status === 'RUNNING') {
+      // One request for every missing slot: one still pending (an earlier loss) is replaced by it.
+      if (run.slotRequestId) ctx.tell<SchedulerMessage>(this.subjects.scheduler, { type: 'cancel-request', requestId: run.slotRequestId });
+      run.slotRequestId = `${run.jobId}/slots/${run.attempt}/${randomBytes(3).toString('hex')}`;
+      ctx.tell<SchedulerMessage>(this.subjects.scheduler, {
+        type: 'request-slots', requestId: run.slotRequestId, jobId: run.jobId, count: run.slots.filter((slot) => slot === undefined).length,
+        timeoutMs: this.settings.slotWaitMs, replyTo: this.subjects.jobManager,
+      });
+    }
+    const live = failed.filter((task) => !run.failedRegions.has(run.regionOf(task)!));
+    if (live.length > 0) this.regionsFailed(run, live, cause, ctx);
+    this.settle(run, ctx);
+  }
+
+  /** Failed regions whose delay passed and whose tasks are all down: fresh tasks, deployed where their producers' output is readable. */
+  private restartRegions(run: JobRun, ctx: ActorContext): void {
+    let reset = false;
+    for (const [region, { due }] of [...run.failedRegions]) {
+      if (!due || !region.tasks.every((t) => isTerminalTaskState(run.stateOf(run.task(t.vertexId, t.subtask)!)))) continue;
+      run.failedRegions.delete(region);
+      run.resetRegion(region);
+      reset = true;
+    }
+    if (reset) this.deployStartable(run, ctx);
   }
 
   private taskStatus(msg: Extract<JobManagerMessage, { type: 'task-status' }>, ctx: ActorContext): void {
     const run = this.jobs.get(msg.jobId);
     const task = run?.task(msg.vertexId, msg.subtask);
-    if (!run || !task || msg.attempt !== run.attempt) return;
+    if (!run || !task || msg.attempt !== run.attempt || (msg.execution ?? 0) !== task.execution) return;
     if (msg.metrics) run.recordMetrics(msg.metrics);
     switch (msg.state) {
       case 'INITIALIZING': run.sendTask(task, { type: 'INITIALIZE' }); break;
@@ -335,12 +490,17 @@ export class JobManager implements Behavior<JobManagerMessage> {
       case 'FINISHED':
         run.sendTask(task, { type: 'FINISH' });
         if (msg.collected) (run.collected[msg.vertexId] ??= []).push(...msg.collected);
+        task.holdsCommit = msg.holdsCommit;
+        if (run.regions && run.status === 'RUNNING') this.deployStartable(run, ctx);
         break;
       case 'CANCELED': run.sendTask(task, { type: 'CANCELED' }); break;
       case 'FAILED': {
         const cause = msg.error?.message ?? 'the task failed';
+        const before = run.stateOf(task);
         run.sendTask(task, { type: 'FAIL', cause });
-        this.failJob(run, cause, ctx);
+        if (!run.regions) this.failJob(run, cause, ctx);
+        // A task failing while its region is being cancelled is the cancellation's doing.
+        else if (before !== 'CANCELING' && !run.failedRegions.has(run.regionOf(task)!)) this.regionsFailed(run, [task], cause, ctx);
         break;
       }
       default: {
@@ -390,6 +550,7 @@ export class JobManager implements Behavior<JobManagerMessage> {
 
   /** Moves the job on once its tasks allow it, and frees its slots when it ends. */
   private settle(run: JobRun, ctx: ActorContext): void {
+    if (run.regions && run.status === 'RUNNING') this.restartRegions(run, ctx);
     // A savepoint being written when the last task finishes (stop-with-savepoint) completes first;
     // then the sinks' final commits run, and only once every TM has committed is the job FINISHED.
     if (run.status === 'RUNNING' && run.every((s) => s === 'FINISHED') && !run.coordinator.persisting) {
@@ -439,7 +600,16 @@ export class JobManager implements Behavior<JobManagerMessage> {
     run.coordinator?.stop('the job ended');
     for (const timer of run.timers) this.system.clock.clearTimeout(timer);
     run.timers.clear();
+    // Once: the first time the ended job gives its slots back.
+    if (ctx && run.regions && run.isTerminal && !run.slotsReleased) this.discardShuffle(run, ctx);
     if (ctx) this.releaseSlots(run, ctx);
+  }
+
+  /** What the stages of a blocking batch job exchanged: of every attempt once it ended, else of the attempts before this one. */
+  private discardShuffle(run: JobRun, ctx: ActorContext): void {
+    const before = run.isTerminal ? undefined : run.attempt;
+    this.settings.shuffle?.discard(run.jobId, before)
+      .catch((error: unknown) => ctx.log.warn({ err: error, jobId: run.jobId }, 'cannot delete the stored output of the job\'s stages'));
   }
 
   private register(tmId: string, incarnation: string, slots: number, ctx: ActorContext): RegisterReply {
@@ -496,6 +666,10 @@ export class JobManager implements Behavior<JobManagerMessage> {
     }
     for (const run of this.jobs.values()) {
       if (run.isTerminal) continue;
+      if (run.regions) {
+        this.regionsLost(run, tmId, cause, ctx);
+        continue;
+      }
       let hit = false;
       for (const task of run.tasks.values()) {
         if (task.tmId === tmId) {
@@ -538,6 +712,11 @@ export class JobManager implements Behavior<JobManagerMessage> {
 }
 
 export type { WireError };
+
+function describeTask(run: JobRun, task: { vertexId: string; subtask: number }): string {
+  const vertex = run.job.vertices.find((v) => v.id === task.vertexId)!;
+  return `${vertex.name} (${task.subtask + 1}/${vertex.parallelism})`;
+}
 
 /** A job whose tasks are being placed and deployed: its first run, or a restart. */
 function isStarting(run: JobRun): boolean {

@@ -9,6 +9,8 @@ import { isTerminalTaskState, taskMachine, taskStateOf, type TaskMachineEvent } 
 import type { CheckpointMetadata } from '../../lib/checkpoint/types.ts';
 import type { RestoreSpec } from '../operator/protocol.ts';
 import { encode } from '../../lib/codec/index.ts';
+import { pipelinedRegions, taskKey, type Region, type TaskRef } from './regions.ts';
+import type { SlotRef } from '../scheduler/protocol.ts';
 
 /** A page of collected records: well under NATS's default 1 MB message. */
 const PAGE_BYTES = 256 * 1024;
@@ -21,8 +23,12 @@ const SUMMED = ['recordsIn', 'recordsOut', 'framesIn', 'framesLost', 'framesOut'
 export interface TaskRun {
   vertexId: string;
   subtask: number;
+  /** 0, then one more each time its region re-runs alone within the attempt. */
+  execution: number;
   machine: Actor<typeof taskMachine>;
   tmId?: string;
+  /** It finished, and its Task Manager holds its sink's final commit: losing that TM loses the output. */
+  holdsCommit?: boolean;
 }
 
 /**
@@ -49,6 +55,15 @@ export class JobRun {
   coordinator!: CheckpointCoordinator;
   /** Timers (checkpoints, restart) that die with the job. */
   readonly timers = new Set<ReturnType<typeof setTimeout> | { readonly id: number }>();
+  /**
+   * A blocking batch job runs region by region, each on the slot of its subtask index, and a
+   * failed region re-runs alone; undefined for a job that runs and restarts as a whole.
+   */
+  readonly regions?: Region[];
+  /** Slot i runs subtask i; a slot lost with its Task Manager is undefined until a new one is granted. */
+  slots: (SlotRef | undefined)[] = [];
+  /** Regions failed and waiting to re-run: `due` once the restart delay passed; they re-run when their tasks are down too. */
+  readonly failedRegions = new Map<Region, { due: boolean }>();
 
   constructor(
     readonly jobId: string,
@@ -61,6 +76,7 @@ export class JobRun {
     resumed?: { snapshot: JobMachineSnapshot; previous: JobStatus; submittedAt: string; endedAt?: string },
   ) {
     this.submittedAt = resumed?.submittedAt ?? new Date().toISOString();
+    if (job.batch?.shuffle === 'blocking') this.regions = pipelinedRegions(job);
     this.endedAt = resumed?.endedAt;
     const input = { jobId, jobName: job.name, restartStrategy: job.restartStrategy };
     this.machine = createActor(jobMachine, resumed ? { snapshot: resumed.snapshot as Snapshot<unknown>, input } : { input });
@@ -79,6 +95,8 @@ export class JobRun {
     this.metrics.clear();
     this.pendingDeploys.clear();
     this.committing = undefined;
+    this.failedRegions.clear();
+    this.slots = [];
     this.attempt++;
     this.createTasks();
   }
@@ -93,12 +111,40 @@ export class JobRun {
 
   private createTasks(): void {
     for (const vertex of this.job.vertices) {
-      for (let subtask = 0; subtask < vertex.parallelism; subtask++) {
-        const machine = createActor(taskMachine, { input: { jobId: this.jobId, vertexId: vertex.id, subtask } });
-        const task: TaskRun = { vertexId: vertex.id, subtask, machine };
-        this.watchTask(task, vertex.name, vertex.parallelism, this.log);
-        this.tasks.set(taskKey(vertex.id, subtask), task);
-      }
+      for (let subtask = 0; subtask < vertex.parallelism; subtask++) this.createTask(vertex.id, subtask, 0);
+    }
+  }
+
+  private createTask(vertexId: string, subtask: number, execution: number): void {
+    const vertex = this.job.vertices.find((v) => v.id === vertexId)!;
+    const machine = createActor(taskMachine, { input: { jobId: this.jobId, vertexId, subtask } });
+    const task: TaskRun = { vertexId, subtask, execution, machine };
+    this.watchTask(task, vertex.name, vertex.parallelism, this.log);
+    this.tasks.set(taskKey(vertexId, subtask), task);
+  }
+
+  regionOf(task: TaskRef): Region | undefined {
+    return this.regions?.find((r) => r.tasks.some((t) => t.vertexId === task.vertexId && t.subtask === task.subtask));
+  }
+
+  /**
+   * Regions that can be deployed now: not started, every slot there, and every region they read
+   * from finished as a whole (a region that re-ran would rewrite what they read).
+   */
+  startableRegions(): Region[] {
+    const finished = (region: Region): boolean => region.tasks.every((t) => this.stateOf(this.task(t.vertexId, t.subtask)!) === 'FINISHED');
+    return (this.regions ?? []).filter((region) => !this.failedRegions.has(region) &&
+      region.tasks.every((t) => this.stateOf(this.task(t.vertexId, t.subtask)!) === 'CREATED' && this.slots[t.subtask] !== undefined) &&
+      region.producers.every((p) => finished(this.regionOf(p)!)));
+  }
+
+  /** A region about to re-run: fresh task machines (CREATED again), one execution later. */
+  resetRegion(region: Region): void {
+    for (const { vertexId, subtask } of region.tasks) {
+      const old = this.task(vertexId, subtask)!;
+      old.machine.stop();
+      this.metrics.delete(taskKey(vertexId, subtask));
+      this.createTask(vertexId, subtask, old.execution + 1);
     }
   }
 
@@ -236,6 +282,4 @@ export class JobRun {
   }
 }
 
-export function taskKey(vertexId: string, subtask: number): string {
-  return `${vertexId}/${subtask}`;
-}
+export { taskKey };

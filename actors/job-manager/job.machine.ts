@@ -38,6 +38,12 @@ export type JobMachineEvent =
   | { type: 'TASKS_RUNNING' }
   | { type: 'ALL_TASKS_FINISHED' }
   | { type: 'TASK_FAILED'; cause: string }
+  /**
+   * Tasks of one region failed in a job whose regions fail over alone (a blocking batch job):
+   * the job stays RUNNING while the owner re-runs the region, if the restart strategy allows;
+   * else it fails as for TASK_FAILED.
+   */
+  | { type: 'REGION_FAILED'; cause: string; now: number; random: number }
   | { type: 'SCHEDULING_FAILED'; cause: string }
   | { type: 'CANCEL' }
   /** `now` is when the failure is counted; `random` in [0, 1) draws the jitter of exponential-delay. */
@@ -69,6 +75,10 @@ export const jobMachine = setup({
   actions: {
     recordFailure: assign(({ context }, params: { cause: string }) => ({
       cause: params.cause, causes: [...context.causes, params.cause], restartAt: undefined,
+    })),
+    // The region's restart is counted, and its cause kept in the chain; the job itself goes on.
+    recordRegionFailover: assign(({ context }, params: Clocked & { cause: string }) => ({
+      restartHistory: decide(context, params).history, causes: [...context.causes, params.cause],
     })),
     scheduleRestart: assign(({ context }, params: Clocked) => {
       const decision = decide(context, params);
@@ -107,6 +117,13 @@ export const jobMachine = setup({
       on: {
         ALL_TASKS_FINISHED: 'FINISHED',
         TASK_FAILED: failWithCause,
+        REGION_FAILED: [
+          {
+            guard: { type: 'restartGranted', params: clocked },
+            actions: { type: 'recordRegionFailover', params: ({ event }) => ({ now: event.now, random: event.random, cause: event.cause }) },
+          },
+          failWithCause,
+        ],
         CANCEL: 'CANCELLING',
       },
     },
@@ -148,6 +165,11 @@ export type JobMachineSnapshot = SnapshotFrom<typeof jobMachine>;
 
 export function jobStatusOf(snapshot: JobMachineSnapshot): JobStatus {
   return snapshot.value;
+}
+
+/** What the restart strategy decides for a failure at `now`, given the failures before (REGION_FAILED decides the same). */
+export function restartDecision(snapshot: JobMachineSnapshot, now: number, random: number): RestartDecision {
+  return decide(snapshot.context, { now, random });
 }
 
 /** When a RESTARTING job is due to redeploy; undefined in any other state. */

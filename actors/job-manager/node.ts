@@ -6,6 +6,7 @@ import { encode, encodeJson, looksLikeJson } from '../../lib/codec/index.ts';
 import { subjectBase, type CloudflinkConfig } from '../../lib/config/index.ts';
 import { CloudflinkError } from '../../lib/errors/index.ts';
 import { EventPublisher, ensureEventStream } from '../../lib/events/publisher.ts';
+import { openShuffleStorage } from '../../lib/shuffle/index.ts';
 import { openCheckpointStorage, readMetadataAt } from '../../lib/checkpoint/index.ts';
 import { createLogger, type Logger } from '../../lib/log/index.ts';
 import { Subjects } from '../../lib/subjects/index.ts';
@@ -37,6 +38,7 @@ export async function startJobManager(options: { config: CloudflinkConfig; clock
   const system = new ActorSystem({ transport, logger, clock: options.clock });
   const events = new EventPublisher(transport, subjects);
   const storage = await openCheckpointStorage(config.checkpoints, transport.connection, subjects.base);
+  const shuffle = await openShuffleStorage(config.checkpoints, transport.connection, subjects.base);
   logger.info({ storage: storage.description }, 'checkpoint storage');
   system.spawn(subjects.scheduler, new Scheduler());
   const jobManager = new JobManager(system, subjects, events, {
@@ -47,6 +49,7 @@ export async function startJobManager(options: { config: CloudflinkConfig; clock
     network: config.network,
     retainedCheckpoints: config.checkpoints.retained,
     storage,
+    shuffle,
     readMetadata: (pointer) => readMetadataAt(pointer, transport.connection),
     store: await JobStore.open(transport.connection, subjects.base, logger),
   });
@@ -62,6 +65,7 @@ export async function startJobManager(options: { config: CloudflinkConfig; clock
       submissions.unsubscribe();
       await system.shutdown();
       await storage.close();
+      await shuffle.close();
       await transport.close();
     },
   };

@@ -57,7 +57,12 @@ export type JobManagerMessage =
   // from Task Managers
   | { type: 'register-tm'; tmId: string; incarnation: string; slots: number }
   | { type: 'heartbeat'; tmId: string; incarnation: string; slots: number; usedSlots: number; tasks: TaskMetrics[] }
-  | { type: 'task-status'; jobId: string; attempt: number; vertexId: string; subtask: number; state: Extract<TaskState, 'INITIALIZING' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'CANCELED'>; error?: WireError; metrics?: TaskMetrics; collected?: unknown[] }
+  /** `execution`: which run of the subtask within the attempt; `holdsCommit`: finished, its sink's final commit held by its TM. */
+  | {
+    type: 'task-status'; jobId: string; attempt: number; execution?: number; vertexId: string; subtask: number;
+    state: Extract<TaskState, 'INITIALIZING' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'CANCELED'>;
+    error?: WireError; metrics?: TaskMetrics; collected?: unknown[]; holdsCommit?: boolean;
+  }
   // from operator instances
   | { type: 'checkpoint-ack'; jobId: string; attempt: number; checkpointId: number; vertexId: string; subtask: number; handle: StateHandle; alignmentMs: number }
   | { type: 'checkpoint-declined'; jobId: string; attempt: number; checkpointId: number; reason: string; counts: boolean }
@@ -66,11 +71,13 @@ export type JobManagerMessage =
   | { type: 'slots-unavailable'; requestId: string; needs: number; total: number }
   // from itself (timers, and the outcome of deploy asks)
   | { type: 'check-heartbeats' }
-  | { type: 'deployed'; jobId: string; tmId: string }
-  | { type: 'deploy-failed'; jobId: string; tmId: string; error: WireError }
+  | { type: 'deployed'; jobId: string; attempt: number; tmId: string }
+  | { type: 'deploy-failed'; jobId: string; attempt: number; tmId: string; tasks: { vertexId: string; subtask: number; execution: number }[]; error: WireError }
   | { type: 'checkpoint-trigger'; jobId: string }
   | { type: 'checkpoint-timeout'; jobId: string; checkpointId: number }
   | { type: 'restart-due'; jobId: string; attempt: number }
+  /** The restart delay of failed regions (by index) passed: they re-run once their tasks are down. */
+  | { type: 'regions-due'; jobId: string; attempt: number; regions: number[] }
   /** At start: take over the jobs a previous Job Manager of this cluster was running. */
   | { type: 'resume-jobs' }
   | { type: 'job-committed'; jobId: string; attempt: number; tmId: string }

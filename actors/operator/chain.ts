@@ -21,6 +21,6 @@ export interface ChainedInput {
 }
 
 /** The in-process name the downstream instance of a chained edge registers under, per attempt. */
-export function chainKey(jobId: string, attempt: number, edgeIndex: number, subtask: number): string {
-  return `chain:${jobId}:${attempt}:e${edgeIndex}:${subtask}`;
+export function chainKey(jobId: string, attempt: number, execution: number, edgeIndex: number, subtask: number): string {
+  return `chain:${jobId}:${attempt}.${execution}:e${edgeIndex}:${subtask}`;
 }

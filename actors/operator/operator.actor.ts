@@ -16,6 +16,8 @@ import { isKeyed } from '../../lib/descriptor/graph.ts';
 import { createOperatorLogic, keySelector, type Collector, type OperatorLogic } from './logic/index.ts';
 import { describe as describeValue } from './logic/emit.ts';
 import type { Frame, OperatorMessage, TaskDeployment } from './protocol.ts';
+import { StoredInputs, StoredOutputs } from './stored-channels.ts';
+import type { ShuffleStorage } from '../../lib/shuffle/types.ts';
 
 /** How long one pump turn may hold the event loop before yielding to timers and I/O (heartbeats). */
 const TURN_MS = 5;
@@ -29,6 +31,8 @@ export interface OperatorInstanceOptions {
   parent: string;
   /** Where snapshots go; required when the job checkpoints or restores. */
   storage?: CheckpointStorage;
+  /** Where blocking edges keep their data; required when the task has one. */
+  shuffle?: ShuffleStorage;
 }
 
 /** What a task writes for a checkpoint: its keyed state and its operator state, in one blob. */
@@ -62,6 +66,9 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   private keyed?: KeyedStateBackend;
   private input!: InputGate;
   private output!: OutputGate;
+  /** The ends of its blocking edges, in the shuffle storage. */
+  private storedOutputs?: StoredOutputs;
+  private storedInputs?: StoredInputs;
   private aligner!: BarrierAligner;
   private subscriptions: Subscription[] = [];
   private phase: Phase = 'created';
@@ -168,9 +175,24 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       };
     }
     if (task.restore) await this.restore();
+    const shuffle = (): ShuffleStorage => {
+      if (this.options.shuffle) return this.options.shuffle;
+      throw new CloudflinkError('INTERNAL', 'a task has a blocking edge but its Task Manager has no shuffle storage');
+    };
+    if (task.outputs.some((spec) => spec.blocking)) {
+      this.storedOutputs = new StoredOutputs(shuffle(), task, (edgeIndex, to, credits) => this.output.grant(edgeIndex, to, credits), (error) => this.fail(error, undefined));
+    }
+    if (task.inputs.some((spec) => spec.blocking)) {
+      this.storedInputs = new StoredInputs(shuffle(), task, (edgeIndex, frame) => {
+        if (this.phase !== 'running') return;
+        this.input.arrive(edgeIndex, frame);
+        this.schedulePump();
+      }, (error) => this.fail(error, undefined));
+    }
     const outputs = await Promise.all(task.outputs.map(async (spec) => ({
       spec,
-      subjects: Array.from({ length: spec.peerParallelism }, (_, i) => subjects.data(task.jobId, spec.edgeIndex, i)),
+      subjects: Array.from({ length: spec.peerParallelism }, (_, i) =>
+        (spec.blocking ? this.storedOutputs!.subject(spec.edgeIndex, i) : subjects.data(task.jobId, spec.edgeIndex, i))),
       keyOf: spec.key ? await keySelector(spec.key, task.vertex.params, `the key of edge ${spec.edgeIndex}`) : undefined,
     })));
     this.output = new OutputGate(outputs, {
@@ -179,18 +201,26 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       maxParallelism: task.maxParallelism,
       network: task.network,
       clock: system.clock,
-      chainedInput: (edgeIndex) => system.lookupShared<ChainedInput>(chainKey(task.jobId, task.attempt, edgeIndex, task.subtask)),
-      publish: (subject, frame) => system.transport.publish(subject, frame),
+      chainedInput: (edgeIndex) => system.lookupShared<ChainedInput>(chainKey(task.jobId, task.attempt, task.execution, edgeIndex, task.subtask)),
+      publish: (subject, frame) => {
+        if (this.storedOutputs?.owns(subject)) this.storedOutputs.write(subject, frame);
+        else system.transport.publish(subject, frame);
+      },
       localReceiver: (subject) => system.localRoute(subject) as ((frame: Frame) => void) | undefined,
       onWritable: () => this.writable(),
       onError: (error) => this.fail(error, undefined),
       ...(this.logic.channelOf ? { channelOf: this.logic.channelOf.bind(this.logic) } : {}),
     });
+    this.storedOutputs?.open(task.network.credits);
     this.input = new InputGate(
       task.inputs.filter((spec) => !spec.chained).map((spec) => ({ edgeIndex: spec.edgeIndex, upstreamParallelism: spec.peerParallelism })),
       {
         credits: task.network.credits,
         grant: (edgeIndex, from, credits) => {
+          if (this.storedInputs?.has(edgeIndex)) {
+            this.storedInputs.grant(edgeIndex, from, credits);
+            return;
+          }
           const upstream = task.inputs.find((i) => i.edgeIndex === edgeIndex)!.peerVertexId;
           system.tell(subjects.task(task.jobId, upstream, from),
             { type: 'credit', attempt: task.attempt, edgeIndex, subtask: task.subtask, credits }, this.address);
@@ -204,7 +234,11 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       .flatMap((spec) => Array.from({ length: spec.peerParallelism }, (_, from) => `${spec.edgeIndex}:${from}`)));
     for (const spec of task.inputs) {
       if (spec.chained) {
-        this.subscriptions.push(system.share(chainKey(task.jobId, task.attempt, spec.edgeIndex, task.subtask), this.asChainedInput()));
+        this.subscriptions.push(system.share(chainKey(task.jobId, task.attempt, task.execution, spec.edgeIndex, task.subtask), this.asChainedInput()));
+        continue;
+      }
+      if (spec.blocking) {
+        for (let from = 0; from < spec.peerParallelism; from++) this.storedInputs!.add(spec.edgeIndex, from);
         continue;
       }
       const subject = subjects.data(task.jobId, spec.edgeIndex, task.subtask);
@@ -368,6 +402,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     for (const sub of this.subscriptions) sub.unsubscribe();
     this.subscriptions = [];
     this.output?.close();
+    this.storedInputs?.close();
+    if (this.storedOutputs && !this.storedOutputs.isClosing) void this.storedOutputs.abort();
     try {
       this.logic?.close?.();
     } catch {
@@ -519,11 +555,15 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   private done(): void {
     const collected = this.logic.collected?.();
     const commit = this.logic.finalCommit?.();
+    // Its stored output must be whole before anyone reads it: before the task is seen to finish.
+    const stored = this.storedOutputs?.close();
     this.release();
     this.phase = 'done';
+    const { system, parent } = this.options;
     // A checkpoint this task took part in must be acknowledged before the task is seen to finish.
-    void Promise.allSettled([...this.writes]).then(() => this.options.system.tell(this.options.parent,
-      { type: 'task-finished', address: this.address, metrics: this.metrics(), collected, commit }, this.address));
+    void Promise.allSettled([...this.writes]).then(() => stored).then(
+      () => system.tell(parent, { type: 'task-finished', address: this.address, metrics: this.metrics(), collected, commit }, this.address),
+      (error: unknown) => system.tell(this.address, { type: 'fail', error: error as Error }));
   }
 
   private describe(): string {

@@ -12,6 +12,8 @@ export interface ChannelSpec {
   key?: KeySelector;
   /** Both ends run in one pass, records handed over by call (see chain.ts). */
   chained?: true;
+  /** Its frames go through the shuffle storage: written by the producer, read once it finished. */
+  blocking?: true;
   /** Into a two-input operator: which of its inputs this edge is. */
   input?: 1 | 2;
   /** The side output it carries, instead of the main output. */
@@ -41,6 +43,8 @@ export interface TaskDeployment {
   jobName: string;
   /** Which run of the job this is: 0, then one more per restart. Messages of other attempts are dropped. */
   attempt: number;
+  /** Which run of this subtask within the attempt: 0, then one more each time its region re-runs alone. */
+  execution: number;
   checkpointing: { enabled: boolean; mode: CheckpointingMode };
   restore?: RestoreSpec;
   vertex: ResolvedVertex;

@@ -11,7 +11,8 @@ export type SchedulerMessage =
   /** Answered later by `slots-granted` or, after `timeoutMs` without enough slots, `slots-unavailable`, told to `replyTo`. */
   | { type: 'request-slots'; requestId: string; jobId: string; count: number; timeoutMs: number; replyTo: string }
   | { type: 'cancel-request'; requestId: string }
-  | { type: 'release-slots'; jobId: string }
+  /** Every slot of the job, or only `slots` (a grant that came too late). */
+  | { type: 'release-slots'; jobId: string; slots?: SlotRef[] }
   | { type: 'request-expired'; requestId: string }
   | { type: 'view' };
 

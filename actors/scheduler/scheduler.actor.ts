@@ -56,7 +56,10 @@ export class Scheduler implements Behavior<SchedulerMessage> {
         return;
       }
       case 'release-slots':
-        for (const tm of this.taskManagers.values()) tm.slots = tm.slots.map((job) => (job === msg.jobId ? undefined : job));
+        for (const tm of this.taskManagers.values()) {
+          tm.slots = tm.slots.map((job, slot) =>
+            (job === msg.jobId && (!msg.slots || msg.slots.some((s) => s.tmId === tm.tmId && s.slot === slot)) ? undefined : job));
+        }
         this.serve(ctx);
         return;
       case 'view':

@@ -5,6 +5,7 @@ import { subjectBase, type CloudflinkConfig } from '../../lib/config/index.ts';
 import { createLogger, type Logger } from '../../lib/log/index.ts';
 import { Subjects } from '../../lib/subjects/index.ts';
 import { connectNats } from '../../lib/transport/index.ts';
+import { openShuffleStorage } from '../../lib/shuffle/index.ts';
 import { openCheckpointStorage } from '../../lib/checkpoint/index.ts';
 import { TaskManager, type RegistrationOutcome } from './task-manager.actor.ts';
 
@@ -29,8 +30,10 @@ export async function startTaskManager(options: { config: CloudflinkConfig; tmId
   const subjects = new Subjects(subjectBase(config));
   const system = new ActorSystem({ transport, logger, clock: options.clock });
   const storage = await openCheckpointStorage(config.checkpoints, transport.connection, subjects.base);
+  const shuffle = await openShuffleStorage(config.checkpoints, transport.connection, subjects.base);
   const taskManager = new TaskManager(system, subjects, {
     storage,
+    shuffle,
     tmId,
     slots: options.slots ?? config.taskManager.slots,
     heartbeatIntervalMs: config.heartbeat.intervalMs,
@@ -45,6 +48,7 @@ export async function startTaskManager(options: { config: CloudflinkConfig; tmId
     async stop() {
       await system.shutdown();
       await storage.close();
+      await shuffle.close();
       await transport.close();
     },
   };

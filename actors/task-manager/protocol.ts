@@ -10,6 +10,8 @@ export type TaskManagerMessage =
   | { type: 'deploy'; jobId: string; tasks: TaskDeployment[] }
   | { type: 'start-job'; jobId: string }
   | { type: 'cancel-job'; jobId: string }
+  /** Cancels some tasks of a job (a region failing over); each is reported CANCELED, running here or not. */
+  | { type: 'cancel-tasks'; jobId: string; attempt: number; tasks: { vertexId: string; subtask: number; execution: number }[] }
   // from its operator instances
   /** `commit`: a sink's final commit, held (in this process) until the job has FINISHED. */
   | { type: 'task-finished'; address: string; metrics: TaskMetrics; collected?: unknown[]; commit?: () => void }

@@ -3,6 +3,7 @@ import { CloudflinkError } from '../../lib/errors/index.ts';
 import type { ActorContext, ActorSystem, Behavior } from '../../lib/actor/index.ts';
 import type { TimerHandle } from '../../lib/clock/index.ts';
 import type { CheckpointStorage } from '../../lib/checkpoint/types.ts';
+import type { ShuffleStorage } from '../../lib/shuffle/types.ts';
 import type { Subjects } from '../../lib/subjects/index.ts';
 import type { JobManagerMessage, RegisterReply, TaskMetrics } from '../job-manager/protocol.ts';
 import { OperatorInstance } from '../operator/operator.actor.ts';
@@ -16,6 +17,8 @@ export interface TaskManagerSettings {
   heartbeatTimeoutMs: number;
   /** Where the operator instances write their checkpoints and read what they restore. */
   storage?: CheckpointStorage;
+  /** Where the operator instances of blocking batch jobs write and read what their stages exchange. */
+  shuffle?: ShuffleStorage;
 }
 
 interface RunningTask {
@@ -42,7 +45,7 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
   private waitingLogged = false;
   private readonly tasks = new Map<string, RunningTask>();
   /** Final commits of finished sinks, per job, until the Job Manager says the job FINISHED. */
-  private readonly finalCommits = new Map<string, (() => void)[]>();
+  private readonly finalCommits = new Map<string, Map<string, () => void>>();
   private timer?: TimerHandle;
   private firstOutcome?: (outcome: RegistrationOutcome) => void;
   /** Settles on the first registration: registered, or refused (for example an 11th TM). */
@@ -91,7 +94,7 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
         }
         return;
       case 'commit-job': {
-        const commits = this.finalCommits.get(msg.jobId) ?? [];
+        const commits = [...this.finalCommits.get(msg.jobId)?.values() ?? []];
         this.finalCommits.delete(msg.jobId);
         // A commit that throws fails the ask, and with it the job: FINISHED means committed.
         for (const commit of commits) commit();
@@ -106,14 +109,29 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
           this.report(ctx, task, 'CANCELED');
         }
         return;
+      case 'cancel-tasks':
+        for (const { vertexId, subtask, execution } of msg.tasks) {
+          const address = this.subjects.task(msg.jobId, vertexId, subtask);
+          const running = this.tasks.get(address);
+          if (running && running.task.attempt === msg.attempt && running.task.execution === execution) await this.remove(address);
+          // A finished sink of the region re-runs too: what it left to commit is given up.
+          this.finalCommits.get(msg.jobId)?.delete(address);
+          // Reported even when it is not here (it ended meanwhile): the Job Manager waits for every one it cancels.
+          ctx.tell<JobManagerMessage>(this.subjects.jobManager,
+            { type: 'task-status', jobId: msg.jobId, attempt: msg.attempt, execution, vertexId, subtask, state: 'CANCELED' });
+        }
+        return;
       case 'task-finished': {
         const running = this.tasks.get(msg.address);
         if (!running) return;
         await this.remove(msg.address);
-        if (msg.commit) this.finalCommits.set(running.task.jobId, [...(this.finalCommits.get(running.task.jobId) ?? []), msg.commit]);
+        if (msg.commit) {
+          const commits = this.finalCommits.get(running.task.jobId) ?? new Map<string, () => void>();
+          this.finalCommits.set(running.task.jobId, commits.set(msg.address, msg.commit));
+        }
         ctx.tell<JobManagerMessage>(this.subjects.jobManager, {
-          type: 'task-status', jobId: running.task.jobId, attempt: running.task.attempt, vertexId: running.task.vertex.id,
-          subtask: running.task.subtask, state: 'FINISHED', metrics: msg.metrics, collected: msg.collected,
+          type: 'task-status', jobId: running.task.jobId, attempt: running.task.attempt, execution: running.task.execution, vertexId: running.task.vertex.id,
+          subtask: running.task.subtask, state: 'FINISHED', metrics: msg.metrics, collected: msg.collected, holdsCommit: msg.commit !== undefined,
         });
         return;
       }
@@ -193,7 +211,7 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
     let deployed = 0;
     for (const task of tasks) {
       this.report(ctx, task, 'INITIALIZING');
-      const instance = new OperatorInstance({ system: this.system, subjects: this.subjects, task, parent: this.address, storage: this.settings.storage });
+      const instance = new OperatorInstance({ system: this.system, subjects: this.subjects, task, parent: this.address, storage: this.settings.storage, shuffle: this.settings.shuffle });
       try {
         await instance.initialize();
         this.system.spawn(instance.address, instance, { parent: this.address });
@@ -222,6 +240,6 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
   private report(ctx: ActorContext, task: TaskDeployment, state: 'INITIALIZING' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'CANCELED',
     error?: ReturnType<typeof CloudflinkError.toWire>, metrics?: TaskMetrics): void {
     ctx.tell<JobManagerMessage>(this.subjects.jobManager,
-      { type: 'task-status', jobId: task.jobId, attempt: task.attempt, vertexId: task.vertex.id, subtask: task.subtask, state, error, metrics });
+      { type: 'task-status', jobId: task.jobId, attempt: task.attempt, execution: task.execution, vertexId: task.vertex.id, subtask: task.subtask, state, error, metrics });
   }
 }

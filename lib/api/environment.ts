@@ -7,6 +7,7 @@ import {
   DESCRIPTOR_API_VERSION,
   type CheckpointingDescriptor, type CheckpointingMode, type EdgeDescriptor, type JobDescriptor, type KeySelector,
   type OperatorSpec, type Partitioning, type VertexDescriptor, type WatermarkStrategy,
+  type BatchShuffle,
 } from '../descriptor/types.ts';
 import {
   DEFAULT_CHECKPOINT_MIN_PAUSE_MS, DEFAULT_CHECKPOINT_TIMEOUT_MS, DEFAULT_PARALLELISM, DEFAULT_TOLERABLE_CHECKPOINT_FAILURES,
@@ -161,7 +162,7 @@ export class StreamExecutionEnvironment {
   private vertexCount = 0;
   /** The batch ExecutionEnvironment builds on this one: its jobs run in mode batch. */
   protected executionMode: 'streaming' | 'batch' = 'streaming';
-  protected batchSettings?: { memoryPerSlotMb?: number };
+  protected batchSettings?: { memoryPerSlotMb?: number; shuffle?: BatchShuffle };
 
   constructor(private readonly client?: JobClient, options: EnvironmentOptions = {}) {
     if (options.parallelism !== undefined) this.setParallelism(options.parallelism);

@@ -74,6 +74,15 @@ export function isChained(job: ResolvedJob, edge: ResolvedEdge): boolean {
     inputsOf(job, to.id).length === 1;
 }
 
+/**
+ * Whether an edge's data goes through storage rather than straight to a running consumer: in
+ * a batch job with a blocking shuffle, every edge but a chained one. Its consumer starts once
+ * the producer finished, and a failed consumer re-reads it instead of re-running the producer.
+ */
+export function isBlocking(job: ResolvedJob, edge: ResolvedEdge): boolean {
+  return job.batch?.shuffle === 'blocking' && !isChained(job, edge);
+}
+
 export function isSource(operator: OperatorName): boolean {
   return operator.startsWith('source.');
 }

@@ -356,6 +356,9 @@ export interface ResolvedCheckpointing {
   tolerableFailures: number;
 }
 
+/** How a batch job's tasks exchange data: through storage, stage after stage (Flink's ALL_EXCHANGES_BLOCKING), or streamed. */
+export type BatchShuffle = 'blocking' | 'pipelined';
+
 export interface JobDescriptor {
   apiVersion: typeof DESCRIPTOR_API_VERSION;
   name: string;
@@ -368,8 +371,13 @@ export interface JobDescriptor {
   checkpointing?: CheckpointingDescriptor;
   /** Defaults as Flink's: fixed-delay forever, 1 s apart, with checkpointing; none without. */
   restartStrategy?: RestartStrategy;
-  /** Mode batch: the memory each slot gives its blocking operators (sorts, groupings, joins) before they spill to disk; default 128. */
-  batch?: { memoryPerSlotMb?: number };
+  /**
+   * Mode batch. `memoryPerSlotMb`: the memory each slot gives its blocking operators (sorts,
+   * groupings, joins) before they spill to disk; default 128. `shuffle`: 'blocking' (default)
+   * stores every exchange between tasks, so the job runs stage by stage and a failed task re-runs
+   * alone from its stored inputs; 'pipelined' streams exchanges, and a failure re-runs the job.
+   */
+  batch?: { memoryPerSlotMb?: number; shuffle?: BatchShuffle };
   vertices: VertexDescriptor[];
   edges: EdgeDescriptor[];
 }
@@ -388,7 +396,7 @@ export interface ResolvedJob {
   checkpointing: ResolvedCheckpointing;
   restartStrategy: RestartStrategy;
   /** Mode batch only. */
-  batch?: { memoryPerSlotBytes: number };
+  batch?: { memoryPerSlotBytes: number; shuffle: BatchShuffle };
   vertices: ResolvedVertex[];
   edges: ResolvedEdge[];
 }

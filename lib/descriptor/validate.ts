@@ -50,7 +50,7 @@ function resolve(d: JobDescriptor): ResolvedJob {
     apiVersion: d.apiVersion, name: d.name, mode: d.mode ?? DEFAULT_MODE, parallelism,
     maxParallelism: d.maxParallelism ?? DEFAULT_MAX_PARALLELISM, params, operatorChaining: d.operatorChaining ?? true, checkpointing,
     restartStrategy: d.restartStrategy ? { ...d.restartStrategy } : defaultRestartStrategy(checkpointing.enabled, d.mode === 'batch'),
-    ...(d.mode === 'batch' ? { batch: { memoryPerSlotBytes: (d.batch?.memoryPerSlotMb ?? DEFAULT_BATCH_MEMORY_MB) * 1024 * 1024 } } : {}),
+    ...(d.mode === 'batch' ? { batch: { memoryPerSlotBytes: (d.batch?.memoryPerSlotMb ?? DEFAULT_BATCH_MEMORY_MB) * 1024 * 1024, shuffle: d.batch?.shuffle ?? 'blocking' } } : {}),
     vertices, edges,
   };
 }

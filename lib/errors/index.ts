@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'JOB_FILE_INVALID'
   | 'TASK_FAILED'
   | 'FRAMES_LOST'
+  | 'SHUFFLE_MISSING'
   | 'INTERNAL';
 
 export interface WireError {

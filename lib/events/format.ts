@@ -8,6 +8,8 @@ export function formatEvent(event: LifecycleEvent): string {
   switch (event.type) {
     case 'job.state':
       return `${time}  job  ${event.jobId} ${event.jobName}: ${event.from ?? '∅'} → ${event.to}${cause}`;
+    case 'job.failover':
+      return `${time}  job  ${event.jobId} ${event.jobName}: re-running ${event.tasks.join(', ')} in ${event.delayMs} ms${cause}`;
     case 'job.rejected':
       return `${time}  job  ${event.jobId}${event.jobName ? ` ${event.jobName}` : ''} REJECTED: ${oneLine(event.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; '))}`;
     case 'task.state':

@@ -17,6 +17,7 @@ export class EventPublisher {
   subjectOf(event: LifecycleEvent): string {
     switch (event.type) {
       case 'job.state':
+      case 'job.failover':
       case 'job.rejected':
         return this.subjects.jobEvents(event.jobId);
       case 'task.state':

@@ -36,6 +36,22 @@ export interface TaskStateEvent {
   at: string;
 }
 
+/**
+ * A region of a job failed and re-runs alone while the job stays RUNNING (a blocking batch
+ * job): its tasks start again from their stored inputs.
+ */
+export interface JobFailoverEvent {
+  type: 'job.failover';
+  jobId: string;
+  jobName: string;
+  cause: string;
+  /** The tasks that re-run, as `<vertex name> (<subtask>/<parallelism>)`. */
+  tasks: string[];
+  /** Milliseconds before they are deployed again (the restart strategy's delay). */
+  delayMs: number;
+  at: string;
+}
+
 export interface TaskManagerEvent {
   type: 'tm.registered' | 'tm.lost' | 'tm.refused';
   tmId: string;
@@ -67,4 +83,4 @@ export type CheckpointEvent =
   }
   | { type: 'checkpoint.failed'; jobId: string; checkpointId: number; savepoint: boolean; reason: string; at: string };
 
-export type LifecycleEvent = JobStateEvent | TaskStateEvent | TaskManagerEvent | JobRejectedEvent | CheckpointEvent;
+export type LifecycleEvent = JobStateEvent | JobFailoverEvent | TaskStateEvent | TaskManagerEvent | JobRejectedEvent | CheckpointEvent;

@@ -4,7 +4,7 @@
  * the descriptor and submission are the streaming API's own.
  */
 import type { JobClient } from '../../client/types.ts';
-import type { CsvField, JobDescriptor, OperatorSpec } from '../../descriptor/types.ts';
+import type { BatchShuffle, CsvField, JobDescriptor, OperatorSpec } from '../../descriptor/types.ts';
 import { CloudflinkError } from '../../errors/index.ts';
 import type { RestartStrategy } from '../../restart/index.ts';
 import { StreamExecutionEnvironment, type OperatorOptions, type StreamInput, type StreamNode } from '../environment.ts';
@@ -18,6 +18,12 @@ export interface ExecutionEnvironmentOptions {
   params?: Record<string, unknown>;
   /** The memory each slot gives its sorts, groupings and joins before they spill to disk; default 128. */
   memoryPerSlotMb?: number;
+  /**
+   * 'blocking' (default): tasks exchange data through storage, the job runs stage by stage, and
+   * a failed task re-runs alone from its stored inputs. 'pipelined': data streams between
+   * running tasks, and a failure re-runs the whole job.
+   */
+  shuffle?: BatchShuffle;
 }
 
 export interface CsvOptions {
@@ -36,10 +42,10 @@ export const SEQUENCE_FROM_PARAM = 'cloudflink.sequenceFrom';
 
 /** The streaming graph, in mode batch; only the ExecutionEnvironment sees it. */
 class BatchGraph extends StreamExecutionEnvironment {
-  constructor(client: JobClient | undefined, options: { parallelism?: number; params?: Record<string, unknown> }, memoryPerSlotMb?: number) {
+  constructor(client: JobClient | undefined, options: { parallelism?: number; params?: Record<string, unknown> }, batch: { memoryPerSlotMb?: number; shuffle?: BatchShuffle }) {
     super(client, options);
     this.executionMode = 'batch';
-    if (memoryPerSlotMb !== undefined) this.batchSettings = { memoryPerSlotMb };
+    if (batch.memoryPerSlotMb !== undefined || batch.shuffle !== undefined) this.batchSettings = batch;
   }
 
   override getDescriptor(jobName = 'job'): JobDescriptor {
@@ -59,11 +65,16 @@ export class ExecutionEnvironment {
   private readonly mirrors = new Map<StreamNode, StreamNode[]>();
 
   constructor(private readonly client?: JobClient, options: ExecutionEnvironmentOptions = {}) {
-    const { memoryPerSlotMb, ...rest } = options;
+    const { memoryPerSlotMb, shuffle, ...rest } = options;
     if (memoryPerSlotMb !== undefined && (!Number.isInteger(memoryPerSlotMb) || memoryPerSlotMb < 1)) {
       throw new CloudflinkError('DESCRIPTOR_INVALID', `memoryPerSlotMb: expected a whole number of megabytes, at least 1, got ${memoryPerSlotMb}`);
     }
-    this.graph = new BatchGraph(client, rest, memoryPerSlotMb);
+    if (shuffle !== undefined && shuffle !== 'blocking' && shuffle !== 'pipelined') {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `shuffle: expected 'blocking' or 'pipelined', got ${JSON.stringify(shuffle)}`);
+    }
+    this.graph = new BatchGraph(client, rest, {
+      ...(memoryPerSlotMb === undefined ? {} : { memoryPerSlotMb }), ...(shuffle === undefined ? {} : { shuffle }),
+    });
   }
 
   /** Job params, visible in every user function as the free variable `params`. */

@@ -3,7 +3,7 @@ import { createActor, initialTransition, transition } from 'xstate';
 import {
   jobMachine,
   jobStatusOf,
-  restartDeadline,
+  restartDecision, restartDeadline,
   restoreJobSnapshot,
   type JobMachineEvent,
   type JobMachineInput,
@@ -27,6 +27,7 @@ const EVENTS: { [K in EventType]: Extract<JobMachineEvent, { type: K }> } = {
   TASKS_RUNNING: { type: 'TASKS_RUNNING' },
   ALL_TASKS_FINISHED: { type: 'ALL_TASKS_FINISHED' },
   TASK_FAILED: { type: 'TASK_FAILED', cause: 'map[2] threw: boom' },
+  REGION_FAILED: { type: 'REGION_FAILED', cause: 'sort (2/4) threw: disk full', now: 5_000, random: 0.5 },
   SCHEDULING_FAILED: { type: 'SCHEDULING_FAILED', cause: 'not enough slots: needs 4, cluster has 2' },
   CANCEL: { type: 'CANCEL' },
   ALL_TASKS_TERMINATED: { type: 'ALL_TASKS_TERMINATED', now: 10_000, random: 0.5 },
@@ -70,6 +71,8 @@ const TRANSITIONS: Array<{ from: State; event: EventType; to: State; cause?: str
   { from: 'CREATED', event: 'CANCEL', to: 'CANCELLING' },
   { from: 'RUNNING', event: 'ALL_TASKS_FINISHED', to: 'FINISHED' },
   { from: 'RUNNING', event: 'TASK_FAILED', to: 'FAILING', cause: EVENTS.TASK_FAILED.cause },
+  // The region re-runs alone: the job stays RUNNING (its restart counted, below).
+  { from: 'RUNNING', event: 'REGION_FAILED', to: 'RUNNING' },
   { from: 'RUNNING', event: 'CANCEL', to: 'CANCELLING' },
   { from: 'FAILING', event: 'ALL_TASKS_TERMINATED', to: 'RESTARTING', cause: 'earlier failure' },
   { from: 'FAILING', event: 'CANCEL', to: 'CANCELLING' },
@@ -152,6 +155,34 @@ describe('job machine', () => {
         expect(next.context.causes).to.deep.equal(['earlier failure']);
         expect(next.context.restartAt).to.equal(undefined);
       }
+    });
+  });
+
+  describe('region failover (a blocking batch job)', () => {
+    it('stays RUNNING while the strategy allows, counting each region restart and keeping its cause in the chain', () => {
+      const s = run(start({ type: 'fixed-delay', attempts: 2, delayMs: 1000 }), EVENTS.TASKS_RUNNING,
+        { type: 'REGION_FAILED', cause: 'first', now: 1_000, random: 0.5 }, { type: 'REGION_FAILED', cause: 'second', now: 2_000, random: 0.5 });
+      expect(jobStatusOf(s)).to.equal('RUNNING');
+      expect(s.context.cause).to.equal(undefined);
+      expect(s.context.causes).to.deep.equal(['first', 'second']);
+      expect(s.context.restartHistory).to.include({ attempts: 2, lastFailureAt: 2_000 });
+      expect(restartDecision(s, 3_000, 0.5).restart).to.equal(false);
+    });
+
+    it('fails the job once the strategy gives up, saying so, and a whole-job restart counts the same history', () => {
+      let s = run(start({ type: 'fixed-delay', attempts: 1, delayMs: 1000 }), EVENTS.TASKS_RUNNING,
+        { type: 'REGION_FAILED', cause: 'first', now: 1_000, random: 0.5 }, { type: 'REGION_FAILED', cause: 'second', now: 2_000, random: 0.5 });
+      expect(jobStatusOf(s)).to.equal('FAILING');
+      expect(s.context.cause).to.equal('second');
+      s = run(s, terminated(2_500));
+      expect(jobStatusOf(s)).to.equal('FAILED');
+      expect(s.context.cause).to.equal('first; then: second; gave up after 1 restart (fixed-delay)');
+    });
+
+    it('fails at once a job that was never to restart', () => {
+      const s = run(start({ type: 'none' }), EVENTS.TASKS_RUNNING, EVENTS.REGION_FAILED, terminated(6_000));
+      expect(jobStatusOf(s)).to.equal('FAILED');
+      expect(s.context.cause).to.equal(EVENTS.REGION_FAILED.cause);
     });
   });
 

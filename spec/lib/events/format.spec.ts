@@ -13,6 +13,10 @@ const EVENTS: { [K in LifecycleEvent['type']]: LifecycleEvent & { type: K } } = 
     type: 'job.rejected', jobId: 'j2', jobName: 'broken', at,
     issues: [{ path: '/vertices/0/fn', message: 'is not a function' }, { path: '', message: 'no sink' }],
   },
+  'job.failover': {
+    type: 'job.failover', jobId: 'j1', jobName: 'sort', cause: 'task manager tm-7 lost: no heartbeat for 5000 ms', at,
+    tasks: ['sortPartition (2/4)', 'sink (2/4)'], delayMs: 1000,
+  },
   'task.state': {
     type: 'task.state', jobId: 'j1', vertexId: 'v1', vertexName: 'tokenize', subtask: 1, parallelism: 4,
     from: 'DEPLOYING', to: 'INITIALIZING', tmId: 'tm-7', at,
@@ -45,6 +49,11 @@ describe('formatEvent', () => {
   it('formats a job state change', () => {
     expect(formatEvent(EVENTS['job.state'])).to.equal(`${time}  job  j1 wordcount: CREATED → RUNNING`);
     expect(formatEvent({ ...EVENTS['job.state'], from: null, to: 'CREATED' })).to.equal(`${time}  job  j1 wordcount: ∅ → CREATED`);
+  });
+
+  it('formats a region failover with the tasks that re-run, the delay and the cause', () => {
+    expect(formatEvent(EVENTS['job.failover'])).to.equal(
+      `${time}  job  j1 sort: re-running sortPartition (2/4), sink (2/4) in 1000 ms  (task manager tm-7 lost: no heartbeat for 5000 ms)`);
   });
 
   it('formats a rejected job with every issue, an empty path shown as /', () => {

@@ -155,7 +155,7 @@ describe('coMapLogic', () => {
       const result = validateDescriptor(descriptor);
       if (!result.ok) return expect.fail(JSON.stringify(result.issues));
       return {
-        jobId: 'job', jobName: 'co', attempt: 0, checkpointing: { enabled: false, mode: 'exactly-once' },
+        jobId: 'job', jobName: 'co', attempt: 0, execution: 0, checkpointing: { enabled: false, mode: 'exactly-once' },
         vertex: result.job.vertices[2]!, subtask: 0, slot: 0, maxParallelism: 128,
         inputs: [
           { edgeIndex: 0, peerVertexId: 'a', peerParallelism: 1, partition: 'forward', input: 1 },

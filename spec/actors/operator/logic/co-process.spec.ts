@@ -338,7 +338,7 @@ describe('coProcessLogic', () => {
       if (!result.ok) return expect.fail(JSON.stringify(result.issues));
       const [one, two] = result.job.edges;
       return {
-        jobId: 'job', jobName: 'co', attempt: 0, checkpointing: { enabled: false, mode: 'exactly-once' },
+        jobId: 'job', jobName: 'co', attempt: 0, execution: 0, checkpointing: { enabled: false, mode: 'exactly-once' },
         vertex: result.job.vertices[2]!, subtask: 0, slot: 0, maxParallelism: MAX_P,
         inputs: inputs ?? [
           { edgeIndex: 1, peerVertexId: 'payments', peerParallelism: 1, partition: 'hash', key: two!.key, input: 2 },
