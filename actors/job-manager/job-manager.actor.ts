@@ -426,9 +426,12 @@ export class JobManager implements Behavior<JobManagerMessage> {
     for (const [tmId, tasks] of hosts) {
       ctx.tell<TaskManagerMessage>(this.subjects.taskManager(tmId), { type: 'cancel-tasks', jobId: run.jobId, attempt: run.attempt, tasks });
     }
-    const names = regions.flatMap((r) => r.tasks.map((t) => describeTask(run, t)));
-    ctx.log.warn({ jobId: run.jobId, tasks: names, delayMs, cause }, 're-running failed tasks from their stored inputs');
-    this.events.publish({ type: 'job.failover', jobId: run.jobId, jobName: run.job.name, cause, tasks: names, delayMs, at: new Date().toISOString() });
+    const tasks = regions.flatMap((r) => r.tasks.map(({ vertexId, subtask }) => {
+      const vertex = run.job.vertices.find((v) => v.id === vertexId)!;
+      return { vertexId, vertexName: vertex.name, subtask, parallelism: vertex.parallelism };
+    }));
+    ctx.log.warn({ jobId: run.jobId, tasks, delayMs, cause }, 're-running failed tasks from their stored inputs');
+    this.events.publish({ type: 'job.failover', jobId: run.jobId, jobName: run.job.name, cause, tasks, delayMs, at: new Date().toISOString() });
     const attempt = run.attempt;
     const timer = ctx.clock.setTimeout(() => {
       run.timers.delete(timer);
@@ -713,10 +716,6 @@ export class JobManager implements Behavior<JobManagerMessage> {
 
 export type { WireError };
 
-function describeTask(run: JobRun, task: { vertexId: string; subtask: number }): string {
-  const vertex = run.job.vertices.find((v) => v.id === task.vertexId)!;
-  return `${vertex.name} (${task.subtask + 1}/${vertex.parallelism})`;
-}
 
 /** A job whose tasks are being placed and deployed: its first run, or a restart. */
 function isStarting(run: JobRun): boolean {

@@ -9,7 +9,7 @@ export function formatEvent(event: LifecycleEvent): string {
     case 'job.state':
       return `${time}  job  ${event.jobId} ${event.jobName}: ${event.from ?? '∅'} → ${event.to}${cause}`;
     case 'job.failover':
-      return `${time}  job  ${event.jobId} ${event.jobName}: re-running ${event.tasks.join(', ')} in ${event.delayMs} ms${cause}`;
+      return `${time}  job  ${event.jobId} ${event.jobName}: re-running ${event.tasks.map((t) => `${t.vertexName} (${t.subtask + 1}/${t.parallelism})`).join(', ')} in ${event.delayMs} ms${cause}`;
     case 'job.rejected':
       return `${time}  job  ${event.jobId}${event.jobName ? ` ${event.jobName}` : ''} REJECTED: ${oneLine(event.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; '))}`;
     case 'task.state':

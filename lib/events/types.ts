@@ -45,8 +45,8 @@ export interface JobFailoverEvent {
   jobId: string;
   jobName: string;
   cause: string;
-  /** The tasks that re-run, as `<vertex name> (<subtask>/<parallelism>)`. */
-  tasks: string[];
+  /** The tasks that re-run. */
+  tasks: { vertexId: string; vertexName: string; subtask: number; parallelism: number }[];
   /** Milliseconds before they are deployed again (the restart strategy's delay). */
   delayMs: number;
   at: string;

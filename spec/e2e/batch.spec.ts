@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { ExecutionEnvironment, type DataSet, type DataSink, type JobHandle } from '../../lib/api/index.ts';
 import type { JoinStrategy, JoinType } from '../../lib/descriptor/types.ts';
+import type { JobStateEvent } from '../../lib/events/types.ts';
 import type { ClusterClient } from '../../lib/client/index.ts';
 import type { LocalCluster } from '../../lib/cluster/local.ts';
 import { runCli } from '../helpers/cli.ts';
-import { clusterFlags, expectRecoveredFromKill, useProcessCluster } from '../helpers/cluster.ts';
+import { clusterFlags, expectRecoveredFromKill, expectRegionFailover, useProcessCluster } from '../helpers/cluster.ts';
 import { eventually, range, type TestNats } from '../helpers/nats.ts';
 import { prng } from '../helpers/random.ts';
 
@@ -387,29 +388,91 @@ describe('DataSet jobs (mode batch) on a cluster of real processes', function ()
     }
   });
 
-  it('finishes a sort-merge join with the right result after a Task Manager is killed with kill -9 while it runs', async () => {
-    const random = prng(55);
-    const LEFT = 200_000;
-    const RIGHT = 100_000;
-    const KEYS = 50_000;
-    const env = new ExecutionEnvironment(client, { parallelism: 4, memoryPerSlotMb: 1, params: { keys: KEYS } });
-    const left = env.generateSequence(0, LEFT - 1).map((i: number) => ({ k: i % (params.keys as number), id: i }));
-    const right = env.generateSequence(0, RIGHT - 1).map((i: number) => ({ k: (i * 7) % (params.keys as number), id: i }));
+  /** Sums over every pair a sort-merge join of generated sequences gives; the reference is a plain loop. */
+  function joinJob(env: ExecutionEnvironment, sizes: { left: number; right: number; keys: number }, reduce?: (a: number[], b: number[]) => number[]): () => number[] {
+    const left = env.generateSequence(0, sizes.left - 1).map((i: number) => ({ k: i % (params.keys as number), id: i }));
+    const right = env.generateSequence(0, sizes.right - 1).map((i: number) => ({ k: (i * 7) % (params.keys as number), id: i }));
     left.join(right, { strategy: 'sort-merge' }).where('k').equalTo('k').with((a, b) => [1, a.id + b.id])
-      .reduce((a, b) => [a[0]! + b[0]!, a[1]! + b[1]!]).collect();
+      .reduce(reduce ?? ((a, b) => [a[0]! + b[0]!, a[1]! + b[1]!])).collect();
+    return () => {
+      let pairs = 0;
+      let sum = 0;
+      const rightsOf = new Map<number, number[]>();
+      for (let i = 0; i < sizes.right; i++) rightsOf.set((i * 7) % sizes.keys, [...rightsOf.get((i * 7) % sizes.keys) ?? [], i]);
+      for (let i = 0; i < sizes.left; i++) for (const j of rightsOf.get(i % sizes.keys) ?? []) { pairs += 1; sum += i + j; }
+      return [pairs, sum];
+    };
+  }
+
+  const KILL_SIZES = { left: 200_000, right: 100_000, keys: 50_000 };
+
+  it('re-runs only the tasks of the killed Task Manager when one is killed with kill -9 during a join: the job stays RUNNING and finishes right', async () => {
+    const env = new ExecutionEnvironment(client, { parallelism: 4, memoryPerSlotMb: 1, params: { keys: KILL_SIZES.keys } });
+    const expected = joinJob(env, KILL_SIZES);
     const handle = await env.execute('join-kill');
-    const victim = await killDuringJoin(handle, random);
+    const victim = await killDuringJoin(handle, prng(55));
 
     const result = await handle.result();
     expect(result.state, result.cause).to.equal('FINISHED');
-    let pairs = 0;
-    let sum = 0;
-    const rightsOf = new Map<number, number[]>();
-    for (let i = 0; i < RIGHT; i++) rightsOf.set((i * 7) % KEYS, [...rightsOf.get((i * 7) % KEYS) ?? [], i]);
-    for (let i = 0; i < LEFT; i++) for (const j of rightsOf.get(i % KEYS) ?? []) { pairs += 1; sum += i + j; }
-    expect(Object.values(result.collected)).to.deep.equal([[[pairs, sum]]]);
+    expect(Object.values(result.collected)).to.deep.equal([[expected()]]);
+    const { failovers, deployments } = await expectRegionFailover(handle, new RegExp(`task manager ${victim} lost`));
+    // The sources finished before the join started: their stored output is read again, they do not run again.
+    const sources = deployments.filter((d) => d.vertexName === 'generateSequence');
+    expect(sources.map((d) => d.count)).to.deep.equal([1, 1, 1, 1, 1, 1, 1, 1]);
+    const rerun = failovers.flatMap((f) => f.tasks.map((t) => t.vertexName));
+    expect(rerun, rerun.join(', ')).to.include('join');
+    expect(rerun.length, 'not every task of the job').to.be.lessThan(deployments.length);
+    await eventually(async () => (await client.cluster()).taskManagers.length === 2, 'both task managers registered again');
+  });
+
+  it('restarts the whole job from its inputs after a kill -9 with the pipelined shuffle', async () => {
+    const env = new ExecutionEnvironment(client, { parallelism: 4, memoryPerSlotMb: 1, params: { keys: KILL_SIZES.keys }, shuffle: 'pipelined' });
+    const expected = joinJob(env, KILL_SIZES);
+    const handle = await env.execute('join-kill-pipelined');
+    const victim = await killDuringJoin(handle, prng(56));
+
+    const result = await handle.result();
+    expect(result.state, result.cause).to.equal('FINISHED');
+    expect(Object.values(result.collected)).to.deep.equal([[expected()]]);
     // A batch job takes no checkpoints: it runs again from its inputs.
     await expectRecoveredFromKill(client, handle, victim, { fromCheckpoint: false });
+  });
+
+  it('re-runs the region of a function that threw, from its stored inputs, and finishes right', async () => {
+    const marker = join(dir, 'threw-once');
+    const sizes = { left: 20_000, right: 10_000, keys: 5_000 };
+    const env = new ExecutionEnvironment(client, { parallelism: 2, params: { keys: sizes.keys, marker } });
+    env.setRestartStrategy({ type: 'fixed-delay', attempts: 2, delayMs: 100 });
+    const expected = joinJob(env, sizes, (a, b) => {
+      // Throws the first time it runs anywhere: a marker file remembers that it did.
+      const fs = process.getBuiltinModule('node:fs');
+      if (!fs.existsSync(params.marker as string)) {
+        fs.writeFileSync(params.marker as string, 'thrown');
+        throw new Error('a transient failure');
+      }
+      return [a[0]! + b[0]!, a[1]! + b[1]!];
+    });
+    const handle = await env.execute('join-udf-fails-once');
+    const result = await handle.result();
+    expect(result.state, result.cause).to.equal('FINISHED');
+    expect(Object.values(result.collected)).to.deep.equal([[expected()]]);
+    const { failovers, deployments } = await expectRegionFailover(handle, /failed on record #\d+ of subtask \d\/2: a transient failure/);
+    expect(failovers).to.have.length(1);
+    expect(deployments.filter((d) => d.vertexName === 'generateSequence').map((d) => d.count)).to.deep.equal([1, 1, 1, 1]);
+  });
+
+  it('fails the job once the restart strategy gives up on a region that keeps failing, without running the rest again', async () => {
+    const env = new ExecutionEnvironment(client, { parallelism: 2, params: { keys: 100 } });
+    env.setRestartStrategy({ type: 'fixed-delay', attempts: 2, delayMs: 50 });
+    joinJob(env, { left: 1000, right: 500, keys: 100 }, () => { throw new Error('always'); });
+    const handle = await env.execute('join-udf-always-fails');
+    const result = await handle.result();
+    expect(result.state).to.equal('FAILED');
+    expect(result.cause).to.match(/: always\b.*; then: .*: always\b.*; then: .*: always\b.*; gave up after 2 restarts \(fixed-delay\)$/);
+    const { failovers, lifecycle } = await expectRegionFailover(handle, /always/);
+    expect(failovers).to.have.length(2);
+    const states = lifecycle.filter((e) => e.type === 'job.state').map((e) => (e as JobStateEvent).to);
+    expect(states).to.deep.equal(['CREATED', 'RUNNING', 'FAILING', 'FAILED']);
   });
 
   /** Kills a random Task Manager once the join has taken some records, and starts a new one in its place. */

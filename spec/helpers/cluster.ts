@@ -6,7 +6,7 @@ import { loadConfig, type CloudflinkConfig } from '../../lib/config/index.ts';
 import { startLocalCluster, type LocalCluster } from '../../lib/cluster/local.ts';
 import { expect } from 'chai';
 import type { JobHandle } from '../../lib/api/index.ts';
-import type { JobStateEvent, LifecycleEvent } from '../../lib/events/types.ts';
+import type { JobFailoverEvent, JobStateEvent, LifecycleEvent } from '../../lib/events/types.ts';
 import { eventually, startNats, type TestNats } from './nats.ts';
 
 /** Heartbeats tuned so that a lost Task Manager is noticed quickly in specs. */
@@ -66,6 +66,42 @@ export function useProcessCluster(clusterId: string, taskManagers: number, slots
 /** The CLI flags that reach the same cluster. */
 export function clusterFlags(natsUrl: string, clusterId: string): string[] {
   return ['--nats', natsUrl, '--cluster-id', clusterId];
+}
+
+/** What a job that failed over by region went through, from its lifecycle events. */
+export interface RegionFailovers {
+  lifecycle: LifecycleEvent[];
+  failovers: JobFailoverEvent[];
+  /** How many times each task was deployed. */
+  deployments: { vertexId: string; vertexName: string; subtask: number; count: number }[];
+}
+
+/**
+ * A blocking batch job that lost tasks: it stayed RUNNING (never FAILING nor RESTARTING), each
+ * failover matched `cause`, and exactly the tasks the failovers named ran again, once per
+ * failover naming them; every other task ran once.
+ */
+export async function expectRegionFailover(handle: JobHandle, cause: RegExp): Promise<RegionFailovers> {
+  const lifecycle: LifecycleEvent[] = [];
+  for await (const e of handle.events()) lifecycle.push(e);
+  const states = lifecycle.filter((e): e is JobStateEvent => e.type === 'job.state').map((e) => e.to);
+  const failovers = lifecycle.filter((e): e is JobFailoverEvent => e.type === 'job.failover');
+  expect(failovers.length, 'region failovers').to.be.greaterThan(0);
+  for (const failover of failovers) expect(failover.cause).to.match(cause);
+  const byTask = new Map<string, RegionFailovers['deployments'][number]>();
+  for (const e of lifecycle) {
+    if (e.type !== 'task.state' || e.to !== 'DEPLOYING') continue;
+    const key = `${e.vertexId}/${e.subtask}`;
+    if (!byTask.has(key)) byTask.set(key, { vertexId: e.vertexId, vertexName: e.vertexName, subtask: e.subtask, count: 0 });
+    byTask.get(key)!.count++;
+  }
+  const deployments = [...byTask.values()];
+  for (const { vertexId, vertexName, subtask, count } of deployments) {
+    const rerun = failovers.filter((f) => f.tasks.some((t) => t.vertexId === vertexId && t.subtask === subtask)).length;
+    expect(count, `deployments of ${vertexName} (${vertexId}) subtask ${subtask + 1}`).to.equal(1 + rerun);
+  }
+  if (states.at(-1) === 'FINISHED') expect(states, states.join(', ')).to.deep.equal(['CREATED', 'RUNNING', 'FINISHED']);
+  return { lifecycle, failovers, deployments };
 }
 
 /**

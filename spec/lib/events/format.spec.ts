@@ -15,7 +15,8 @@ const EVENTS: { [K in LifecycleEvent['type']]: LifecycleEvent & { type: K } } = 
   },
   'job.failover': {
     type: 'job.failover', jobId: 'j1', jobName: 'sort', cause: 'task manager tm-7 lost: no heartbeat for 5000 ms', at,
-    tasks: ['sortPartition (2/4)', 'sink (2/4)'], delayMs: 1000,
+    tasks: [{ vertexId: 'v3', vertexName: 'sortPartition', subtask: 1, parallelism: 4 }, { vertexId: 'v4', vertexName: 'sink', subtask: 1, parallelism: 4 }],
+    delayMs: 1000,
   },
   'task.state': {
     type: 'task.state', jobId: 'j1', vertexId: 'v1', vertexName: 'tokenize', subtask: 1, parallelism: 4,
