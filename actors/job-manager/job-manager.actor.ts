@@ -13,7 +13,7 @@ import { CheckpointCoordinator } from './checkpoint-coordinator.ts';
 import type { TaskManagerMessage } from '../task-manager/protocol.ts';
 import { buildDeployments, slotsNeeded } from './execution-graph.ts';
 import { JobRun, type TaskRun } from './job-run.ts';
-import { taskKey, type Region } from './regions.ts';
+import { taskKey } from './regions.ts';
 import type { JobStore } from './job-store.ts';
 import { TERMINAL_JOB_STATES } from '../../lib/events/types.ts';
 import { restartDecision, restartDeadline, restoreJobSnapshot } from './job.machine.ts';

@@ -7,8 +7,11 @@ import type { ShuffleStorage } from '../../lib/shuffle/types.ts';
 import type { Subjects } from '../../lib/subjects/index.ts';
 import type { JobManagerMessage, RegisterReply, TaskMetrics } from '../job-manager/protocol.ts';
 import { OperatorInstance } from '../operator/operator.actor.ts';
+import { removeOrphanedSpills } from '../../lib/batch/spill.ts';
 import type { TaskDeployment } from '../operator/protocol.ts';
 import type { DeployReply, TaskManagerMessage } from './protocol.ts';
+
+const SPILL_SWEEP_MS = 5000;
 
 export interface TaskManagerSettings {
   tmId: string;
@@ -47,6 +50,7 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
   /** Final commits of finished sinks, per job, until the Job Manager says the job FINISHED. */
   private readonly finalCommits = new Map<string, Map<string, () => void>>();
   private timer?: TimerHandle;
+  private lastSpillSweep = Number.NEGATIVE_INFINITY;
   private firstOutcome?: (outcome: RegistrationOutcome) => void;
   /** Settles on the first registration: registered, or refused (for example an 11th TM). */
   readonly registration: Promise<RegistrationOutcome>;
@@ -208,6 +212,7 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
   }
 
   private async deploy(jobId: string, tasks: TaskDeployment[], ctx: ActorContext): Promise<DeployReply> {
+    this.removeOrphanedSpills(ctx);
     let deployed = 0;
     for (const task of tasks) {
       this.report(ctx, task, 'INITIALIZING');
@@ -226,6 +231,18 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
     await this.system.transport.flush();
     ctx.log.info({ jobId, deployed }, 'deployed tasks');
     return { deployed };
+  }
+
+  /**
+   * A Task Manager killed mid-job leaves its spill directories behind: the next one to deploy on
+   * this host removes them (at most every few seconds; a readdir of one directory).
+   */
+  private removeOrphanedSpills(ctx: ActorContext): void {
+    const now = ctx.clock.now();
+    if (now - this.lastSpillSweep < SPILL_SWEEP_MS) return;
+    this.lastSpillSweep = now;
+    const removed = removeOrphanedSpills();
+    if (removed.length > 0) ctx.log.info({ removed }, 'removed the spill directories of task managers that are gone');
   }
 
   private async remove(address: string): Promise<void> {

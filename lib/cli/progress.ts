@@ -35,6 +35,8 @@ export class Progress {
   /** Follows the tasks' lifecycle events. */
   onEvent(event: LifecycleEvent): void {
     if (event.type === 'job.state' && event.to === 'RESTARTING') this.finished.clear();
+    // A region that fails over runs again, finished subtasks of it too.
+    if (event.type === 'job.failover') for (const task of event.tasks) this.finished.get(task.vertexId)?.delete(task.subtask);
     if (event.type !== 'task.state' || event.to !== 'FINISHED') return;
     const done = this.finished.get(event.vertexId) ?? new Set<number>();
     done.add(event.subtask);

@@ -11,6 +11,7 @@ import { runCli } from '../helpers/cli.ts';
 import { clusterFlags, expectRecoveredFromKill, expectRegionFailover, useProcessCluster } from '../helpers/cluster.ts';
 import { eventually, range, type TestNats } from '../helpers/nats.ts';
 import { prng } from '../helpers/random.ts';
+import { spillRoot } from '../../lib/batch/spill.ts';
 
 // ---- inputs ----
 
@@ -423,6 +424,8 @@ describe('DataSet jobs (mode batch) on a cluster of real processes', function ()
     expect(rerun, rerun.join(', ')).to.include('join');
     expect(rerun.length, 'not every task of the job').to.be.lessThan(deployments.length);
     await eventually(async () => (await client.cluster()).taskManagers.length === 2, 'both task managers registered again');
+    // The killed Task Manager's spill directories are removed by the next one to deploy on this host.
+    expect(readdirSync(spillRoot()).filter((name) => name.startsWith(handle.jobId)), 'spill directories left').to.deep.equal([]);
   });
 
   it('restarts the whole job from its inputs after a kill -9 with the pipelined shuffle', async () => {
@@ -482,8 +485,8 @@ describe('DataSet jobs (mode batch) on a cluster of real processes', function ()
       const join = status.vertices.find((v) => v.name === 'join');
       return status.state === 'RUNNING' && join !== undefined && join.recordsIn > 20_000 && join.recordsOut === 0 ? join : undefined;
     }, 'the join to take records', 400, 25);
-    // The join's sorters spill to <tmpdir>/cloudflink-spill/<job>-<attempt>-<vertex>-<subtask> (the Task Managers are local processes).
-    const spills = join(tmpdir(), 'cloudflink-spill');
+    // The join's sorters spill to <tmpdir>/cloudflink-spill/<job>-<attempt>-<vertex>-<subtask>-… (the Task Managers are local processes).
+    const spills = spillRoot();
     const spilled = readdirSync(spills).filter((d) => d.startsWith(`${handle.jobId}-0-${joining.vertexId}-`) && readdirSync(join(spills, d)).length > 0);
     const victim = `tm-${1 + Math.floor(random() * 2)}`;
     cluster.taskManagers.get(victim)!.kill('SIGKILL');

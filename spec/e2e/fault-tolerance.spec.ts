@@ -2,11 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { Objm } from '@nats-io/obj';
+import { ExecutionEnvironment } from '../../lib/api/index.ts';
+import { shuffleBucket } from '../../lib/shuffle/index.ts';
 import { ClusterClient } from '../../lib/client/index.ts';
 import type { LocalCluster } from '../../lib/cluster/local.ts';
 import type { JobStateEvent, LifecycleEvent } from '../../lib/events/types.ts';
 import { runCli } from '../helpers/cli.ts';
-import { clusterFlags, e2eConfig, startProcessCluster } from '../helpers/cluster.ts';
+import { clusterFlags, e2eConfig, expectRegionFailover, startProcessCluster } from '../helpers/cluster.ts';
 import { checkCounting } from '../helpers/counting.ts';
 import { eventually, startNats, type TestNats } from '../helpers/nats.ts';
 import { prng } from '../helpers/random.ts';
@@ -219,5 +222,36 @@ describe('exactly-once with checkpoints in JetStream (Object Store and KV)', fun
     for await (const event of client.events(jobId)) if (event.type === 'checkpoint.completed') completed.push(event);
     expect(completed.length).to.be.greaterThan(0);
     for (const event of completed) expect((event as { pointer: string }).pointer).to.match(/^jetstream:\/\/CF_CHECKPOINTS_cf_ftjs\//);
+  });
+
+  it('runs a batch job whose stages exchange through the JetStream object store, re-runs a failed region from it, and deletes it at the end', async () => {
+    const marker = join(dir, 'threw-once');
+    const env = new ExecutionEnvironment(client, { parallelism: 4, params: { marker } });
+    env.setRestartStrategy({ type: 'fixed-delay', attempts: 1, delayMs: 0 });
+    const words = env.generateSequence(0, 9_999).map((i: number) => ({ word: `w${i % 97}`, n: 1 }));
+    words.groupBy('word').reduceGroup((records: { word: string; n: number }[], word: unknown) => {
+      // Throws the first time it runs anywhere: a marker file remembers that it did.
+      const fs = process.getBuiltinModule('node:fs');
+      if (!fs.existsSync(params.marker as string)) {
+        fs.writeFileSync(params.marker as string, 'thrown');
+        throw new Error('a transient failure');
+      }
+      return [[word, records.length]];
+    }).collect();
+    const handle = await env.execute('batch-jetstream-shuffle');
+    const result = await handle.result();
+    expect(result.state, result.cause).to.equal('FINISHED');
+    const counts = Object.values(result.collected).flat() as [string, number][];
+    expect(counts).to.have.length(97);
+    expect(counts.reduce((sum, [, n]) => sum + n, 0)).to.equal(10_000);
+    const { failovers } = await expectRegionFailover(handle, /a transient failure/);
+    expect(failovers).to.have.length(1);
+    const transport = await nats.connect();
+    try {
+      const os = await new Objm(transport.connection).open(shuffleBucket('cf.ftjs'));
+      await eventually(async () => !(await os.list()).some((o) => o.name.startsWith(`${handle.jobId}/`)), 'the partitions deleted');
+    } finally {
+      await transport.close();
+    }
   });
 });

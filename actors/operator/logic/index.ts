@@ -18,10 +18,9 @@ import { rangePartitionLogic, sampleLogic } from './batch/range.ts';
 import { csvSource, directoryTextSource, jsonLinesSource } from './file-sources.ts';
 import { csvSink, jsonLinesSink } from './file-sinks.ts';
 import { DEFAULT_BATCH_MEMORY_MB } from '../../../lib/descriptor/validate.ts';
+import { spillDirectory as spillDirectoryOf } from '../../../lib/batch/spill.ts';
 import { rmSync, statSync } from 'node:fs';
 import { isBatchOperator } from '../../../lib/descriptor/graph.ts';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { builtinWindowAggregate } from './window-functions.ts';
 import { keyedProcessLogic, processLogic, type ProcessingTime } from './keyed-process.ts';
 import type { ResolvedVertex } from '../../../lib/descriptor/types.ts';
@@ -57,9 +56,9 @@ export async function createOperatorLogic(task: TaskDeployment, keyed?: KeyedSta
   });
 }
 
-/** Where a batch operator's subtask spills, in this attempt of its job. */
+/** Where a batch operator's subtask spills, in this run of it. */
 function spillDirectory(task: TaskDeployment): string {
-  return join(tmpdir(), 'cloudflink-spill', `${task.jobId}-${task.attempt}-${task.vertex.id}-${task.subtask}`);
+  return spillDirectoryOf({ jobId: task.jobId, attempt: task.attempt, execution: task.execution, vertexId: task.vertex.id, subtask: task.subtask });
 }
 
 async function buildLogic(task: TaskDeployment, keyed?: KeyedStateBackend, clock?: ProcessingTime): Promise<OperatorLogic> {

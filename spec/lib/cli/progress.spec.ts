@@ -40,6 +40,12 @@ describe('the progress line of cloudflink run', () => {
     expect(progress.line(status(1000)), 'until the aggregate emitted all').to.match(/^\[RUNNING\] stage 1 of 3/);
     for (const subtask of [0, 1]) progress.onEvent(finished('sums', subtask));
     expect(progress.line(status(1000))).to.match(/^\[RUNNING\] stage 2 of 3: sorted · read 1,000 records \(100 %\)/);
+    progress.onEvent({
+      type: 'job.failover', jobId: 'j', jobName: 'wc', cause: 'tm lost', delayMs: 0, at: '',
+      tasks: [{ vertexId: 'sums', vertexName: 'sums', subtask: 1, parallelism: 2 }],
+    });
+    expect(progress.line(status(1000)), 'a region that fails over runs again').to.match(/stage 1 of 3/);
+    progress.onEvent(finished('sums', 1));
     progress.onEvent({ type: 'job.state', jobId: 'j', name: 'wc', from: 'RUNNING', to: 'RESTARTING', at: '' } as unknown as LifecycleEvent);
     expect(progress.line(status(0)), 'a restart runs every stage again').to.match(/stage 1 of 3/);
   });

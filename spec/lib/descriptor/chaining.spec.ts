@@ -113,7 +113,7 @@ describe('operator chaining', () => {
 
   describe('the execution graph', () => {
     /** Just what buildDeployments reads of a run. */
-    const runOf = (job: ResolvedJob): JobRun => ({ jobId: 'j1', job, attempt: 0, restoreSpec: () => undefined }) as unknown as JobRun;
+    const runOf = (job: ResolvedJob): JobRun => ({ jobId: 'j1', job, attempt: 0, restoreSpec: () => undefined, task: () => ({ execution: 0 }) }) as unknown as JobRun;
     const slots = [{ tmId: 'tm-1', slot: 0 }, { tmId: 'tm-2', slot: 0 }];
     const network = { frameRecords: 100, frameBytes: 32768, bufferTimeoutMs: 5, credits: 8 };
 
