@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { expect } from 'chai';
 import { startJobManager, type JobManagerNode, type SubmitAnswer } from '../../../actors/job-manager/index.ts';
 import { startTaskManager, type TaskManagerNode } from '../../../actors/task-manager/index.ts';
-import { StreamExecutionEnvironment } from '../../../lib/api/index.ts';
+import { ExecutionEnvironment, StreamExecutionEnvironment } from '../../../lib/api/index.ts';
 import { ClusterClient } from '../../../lib/client/index.ts';
 import { loadConfig, subjectBase, type CloudflinkConfig } from '../../../lib/config/index.ts';
 import { ManualClock } from '../../../lib/clock/index.ts';
@@ -182,6 +182,29 @@ describe('job manager', () => {
         expect(new Set(hosts).size, vertexId).to.equal(2);
       }
     });
+
+    for (const shuffle of ['blocking', 'pipelined'] as const) {
+      it(`runs a batch job ${shuffle === 'blocking' ? 'stage by stage: a region is scheduled once every region it reads finished' : 'with every stage at once (pipelined shuffle)'}`, async () => {
+        const env = new ExecutionEnvironment(cluster.client, { parallelism: 2, shuffle });
+        const counts = env.fromCollection(LINES).flatMap((line: string) => line.split(' ').map((word) => ({ word, n: 1 })))
+          .groupBy('word').sum('n').collect();
+        const handle = await env.execute(`batch-${shuffle}`);
+        const [events, result] = await Promise.all([eventsOf(cluster.client, handle.jobId), handle.result()]);
+        expect(result.state, result.cause).to.equal('FINISHED');
+        const totals = new Map((result.collected[counts.id] as { word: string; n: number }[]).map((r) => [r.word, r.n]));
+        expect(totals).to.deep.equal(plainWordCount(LINES));
+
+        const tasks = events.filter((e): e is TaskStateEvent => e.type === 'task.state');
+        const lastFinished = (vertexName: string) => Math.max(...tasks.flatMap((e, i) => (e.vertexName === vertexName && e.to === 'FINISHED' ? [i] : [])));
+        const firstScheduled = (vertexName: string) => tasks.findIndex((e) => e.vertexName === vertexName && e.to === 'SCHEDULED');
+        // The combiner runs chained in the first stage; the reduce reads its stored output in the second.
+        const names = result.vertices.map((v) => v.name);
+        expect(names.slice(0, 3)).to.deep.equal(['source.elements', 'flatMap', 'combine']);
+        const reduce = names[3]!;
+        if (shuffle === 'blocking') expect(firstScheduled(reduce), reduce).to.be.greaterThan(lastFinished('combine'));
+        else expect(firstScheduled(reduce), reduce).to.be.lessThan(lastFinished('combine'));
+      });
+    }
 
     it('fails the job when a user function throws, naming the function, the message and the record, and keeps serving', async () => {
       const env = new StreamExecutionEnvironment(cluster.client, { parallelism: 1 });
