@@ -35,6 +35,9 @@ export interface CsvSinkOptions {
 
 export type MapFunction<T, R> = ((value: T) => R) | FunctionRef;
 
+/** Each round of an unrolled iteration adds its vertices to the plan: past this many, the descriptor would be unwieldy. */
+const MAX_ROUNDS = 100;
+
 export class DataSet<T> {
   constructor(
     protected readonly environment: ExecutionEnvironment,
@@ -189,6 +192,30 @@ export class DataSet<T> {
     const node = this.environment.addNode({ operator: 'union' }, 'union', this.asInput());
     node.moreInputs = others.map((other) => other.asInput());
     return new Operator<T>(this.environment, node);
+  }
+
+  /**
+   * A bulk iteration of `rounds` rounds (Flink's `iterate(n)` … `closeWith(next)`): `step` turns
+   * the partial solution into the next one, and the result is the last. The rounds are unrolled
+   * into the plan — each is its own stages, a DataSet it reads from outside (a graph's edges) is
+   * stored once per round that reads it — so the number of rounds is fixed: there is no
+   * termination criterion and no delta iteration.
+   */
+  iterate(rounds: number, step: (partial: DataSet<T>, round: number) => DataSet<T>): DataSet<T> {
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > MAX_ROUNDS) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `iterate(): rounds must be a whole number from 1 to ${MAX_ROUNDS}, got ${describe(rounds)}`);
+    }
+    if (typeof step !== 'function') throw new CloudflinkError('DESCRIPTOR_INVALID', `iterate(): step must be a function (partial, round) => DataSet, got ${describe(step)}`);
+    let partial: DataSet<T> = this;
+    for (let round = 0; round < rounds; round++) {
+      const next = step(partial, round);
+      if (!(next instanceof DataSet) || next.environment !== this.environment) {
+        throw new CloudflinkError('DESCRIPTOR_INVALID',
+          `iterate(): the step of round ${round + 1} must return a DataSet of the same ExecutionEnvironment, got ${next instanceof DataSet ? 'one of another environment' : describe(next)}`);
+      }
+      partial = next;
+    }
+    return partial;
   }
 
   /** Each subtask's records sorted by `key`; `.sortPartition(key2, order)` on the result sorts ties by key2. */

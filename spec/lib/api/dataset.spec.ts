@@ -485,6 +485,42 @@ describe('DataSet API (ExecutionEnvironment)', () => {
     });
   });
 
+  describe('iterate (a bulk iteration, unrolled)', () => {
+    it('applies the step once per round, to the result of the round before, with the round number', () => {
+      const env = new ExecutionEnvironment();
+      const seen: number[] = [];
+      const result = env.fromElements(1, 2).iterate(3, (partial, round) => {
+        seen.push(round);
+        return partial.map((x: number) => x * 2).name(`double-${round}`);
+      });
+      result.collect();
+      expect(seen).to.deep.equal([0, 1, 2]);
+      const descriptor = descriptorOf(env);
+      expect(descriptor.vertices.map((v) => v.name ?? v.operator)).to.deep.equal(['source.elements', 'double-0', 'double-1', 'double-2', 'sink.collect']);
+      expect(descriptor.edges.map((e) => [e.from, e.to])).to.deep.equal(
+        descriptor.vertices.slice(0, -1).map((v, i) => [v.id, descriptor.vertices[i + 1]!.id]));
+    });
+
+    it('lets a round read a DataSet from outside the iteration, every round', () => {
+      const env = new ExecutionEnvironment();
+      const links = env.fromElements({ page: 1, to: 2 });
+      env.fromElements({ page: 1, rank: 1 }).iterate(2, (ranks) => ranks.join(links).where('page').equalTo('page').with((r) => r)).collect();
+      const descriptor = descriptorOf(env);
+      const linksId = descriptor.vertices[0]!.id;
+      expect(descriptor.edges.filter((e) => e.from === linksId)).to.have.length(2);
+    });
+
+    it('refuses a round count that is not 1 to 100, and a step that does not return a DataSet of this environment', () => {
+      const env = new ExecutionEnvironment();
+      const input = env.fromElements(1);
+      for (const rounds of [0, -1, 1.5, 101, Number.NaN]) expectInvalid(() => input.iterate(rounds, (p) => p), /iterate\(\): rounds must be a whole number from 1 to 100/);
+      expectInvalid(() => input.iterate(2, (() => [1]) as never), /the step of round 1 must return a DataSet of the same ExecutionEnvironment, got/);
+      const other = new ExecutionEnvironment().fromElements(2);
+      expectInvalid(() => input.iterate(2, (p, round) => (round === 1 ? other : p)), /round 2 .* got one of another environment/);
+      expectInvalid(() => input.iterate(2, 'step' as never), /step must be a function/);
+    });
+  });
+
   it('a whole word-count-and-join job validates as one descriptor', () => {
     const env = new ExecutionEnvironment(undefined, { parallelism: 4, memoryPerSlotMb: 64 });
     const counts = env.readTextFile('/in').flatMap((line: string) => line.split(' ')).map((word) => ({ word, count: 1 }))
