@@ -131,6 +131,8 @@ export class JobManager implements Behavior<JobManagerMessage> {
           return task && task.execution === execution && run.stateOf(task) === 'DEPLOYING' ? [task] : [];
         });
         for (const task of failed) run.sendTask(task, { type: 'FAIL', cause });
+        // The TM may be alive and slow: what it deployed after all must not run beside the re-run.
+        ctx.tell<TaskManagerMessage>(this.subjects.taskManager(msg.tmId), { type: 'cancel-tasks', jobId: run.jobId, attempt: run.attempt, tasks: msg.tasks });
         if (failed.length > 0) this.regionsFailed(run, failed, cause, ctx);
         return;
       }
@@ -161,13 +163,16 @@ export class JobManager implements Behavior<JobManagerMessage> {
       case 'resume-jobs': return this.resumeJobs(ctx);
       case 'job-committed': {
         const run = this.jobs.get(msg.jobId);
-        if (!run || run.attempt !== msg.attempt || !run.committing?.delete(msg.tmId)) return;
-        this.settle(run, ctx);
+        if (!run || run.attempt !== msg.attempt) return;
+        // Its sinks' output is committed: losing the TM now loses nothing (a region failover meanwhile may have started a new round).
+        for (const task of run.tasks.values()) if (task.tmId === msg.tmId) task.holdsCommit = false;
+        if (run.committing?.delete(msg.tmId)) this.settle(run, ctx);
         return;
       }
       case 'commit-failed': {
         const run = this.jobs.get(msg.jobId);
-        if (!run || run.attempt !== msg.attempt || !run.committing?.has(msg.tmId)) return;
+        // Whatever round it was of: the TM gave up the commits it held, so their output is lost.
+        if (!run || run.attempt !== msg.attempt) return;
         this.commitLost(run, msg.tmId, msg.error.message, ctx);
         return;
       }
@@ -339,9 +344,13 @@ export class JobManager implements Behavior<JobManagerMessage> {
     run.slotRequestId = undefined;
     if (run.regions) {
       if (replacing) {
-        // Slots that replace the ones lost with a Task Manager, in the place of each.
-        const granted = [...slots];
-        run.slots = run.slots.map((slot) => slot ?? granted.shift());
+        // In the place of lost slots that still have work; a slot of a TM lost meanwhile, or not needed any more, goes back.
+        run.replacementSlots = 0;
+        const granted = slots.filter((slot) => this.taskManagers.has(slot.tmId));
+        run.slots = run.slots.map((slot, index) => slot ?? (run.needsSlot(index) ? granted.shift() : undefined));
+        const unused = [...slots.filter((slot) => !this.taskManagers.has(slot.tmId)), ...granted];
+        if (unused.length > 0) ctx.tell<SchedulerMessage>(this.subjects.scheduler, { type: 'release-slots', jobId: run.jobId, slots: unused });
+        this.replaceSlots(run, ctx);
       } else run.slots = slots;
       this.deployStartable(run, ctx);
       return;
@@ -408,7 +417,15 @@ export class JobManager implements Behavior<JobManagerMessage> {
       return;
     }
     const delayMs = decision.restart ? decision.delayMs : 0;
-    const regions = [...new Set(failed.map((task) => run.regionOf(task)!))].filter((r) => !run.failedRegions.has(r));
+    const failing = new Set(failed.map((task) => run.regionOf(task)!));
+    // A region already reading what a failing one wrote would read it rewritten: it runs again after it.
+    for (const region of [...failing]) {
+      for (const consumer of run.consumersOf(region)) {
+        const states = consumer.tasks.map((t) => run.stateOf(run.task(t.vertexId, t.subtask)!));
+        if (states.some((state) => state !== 'CREATED') && states.some((state) => state !== 'FINISHED')) failing.add(consumer);
+      }
+    }
+    const regions = [...failing].filter((r) => !run.failedRegions.has(r));
     // A sink's final commit lives on its Task Manager until the job finishes: it is redone with the region.
     run.committing = undefined;
     const hosts = new Map<string, { vertexId: string; subtask: number; execution: number }[]>();
@@ -454,20 +471,26 @@ export class JobManager implements Behavior<JobManagerMessage> {
       run.sendTask(task, { type: 'TM_LOST', cause });
       if (run.stateOf(task) !== before || (before === 'FINISHED' && task.holdsCommit)) failed.push(task);
     }
-    const lost = run.slots.some((slot) => slot?.tmId === tmId);
     run.slots = run.slots.map((slot) => (slot?.tmId === tmId ? undefined : slot));
-    if (lost && run.status === 'RUNNING') {
-      // One request for every missing slot: one still pending (an earlier loss) is replaced by it.
-      if (run.slotRequestId) ctx.tell<SchedulerMessage>(this.subjects.scheduler, { type: 'cancel-request', requestId: run.slotRequestId });
-      run.slotRequestId = `${run.jobId}/slots/${run.attempt}/${randomBytes(3).toString('hex')}`;
-      ctx.tell<SchedulerMessage>(this.subjects.scheduler, {
-        type: 'request-slots', requestId: run.slotRequestId, jobId: run.jobId, count: run.slots.filter((slot) => slot === undefined).length,
-        timeoutMs: this.settings.slotWaitMs, replyTo: this.subjects.jobManager,
-      });
-    }
     const live = failed.filter((task) => !run.failedRegions.has(run.regionOf(task)!));
     if (live.length > 0) this.regionsFailed(run, live, cause, ctx);
+    this.replaceSlots(run, ctx);
     this.settle(run, ctx);
+  }
+
+  /** Asks for as many slots as lost ones that still have work; one pending request at a time, replaced when the need changes. */
+  private replaceSlots(run: JobRun, ctx: ActorContext): void {
+    const missing = run.status === 'RUNNING' ? run.slots.filter((slot, index) => slot === undefined && run.needsSlot(index)).length : 0;
+    if (missing === run.replacementSlots) return;
+    if (run.slotRequestId) ctx.tell<SchedulerMessage>(this.subjects.scheduler, { type: 'cancel-request', requestId: run.slotRequestId });
+    run.slotRequestId = undefined;
+    run.replacementSlots = missing;
+    if (missing === 0) return;
+    run.slotRequestId = `${run.jobId}/slots/${run.attempt}/${randomBytes(3).toString('hex')}`;
+    ctx.tell<SchedulerMessage>(this.subjects.scheduler, {
+      type: 'request-slots', requestId: run.slotRequestId, jobId: run.jobId, count: missing,
+      timeoutMs: this.settings.slotWaitMs, replyTo: this.subjects.jobManager,
+    });
   }
 
   /** Failed regions whose delay passed and whose tasks are all down: fresh tasks, deployed where their producers' output is readable. */
@@ -480,6 +503,7 @@ export class JobManager implements Behavior<JobManagerMessage> {
       reset = true;
     }
     if (reset) this.deployStartable(run, ctx);
+    this.replaceSlots(run, ctx);
   }
 
   private taskStatus(msg: Extract<JobManagerMessage, { type: 'task-status' }>, ctx: ActorContext): void {
@@ -492,7 +516,7 @@ export class JobManager implements Behavior<JobManagerMessage> {
       case 'RUNNING': run.sendTask(task, { type: 'RUN' }); break;
       case 'FINISHED':
         run.sendTask(task, { type: 'FINISH' });
-        if (msg.collected) (run.collected[msg.vertexId] ??= []).push(...msg.collected);
+        if (msg.collected) run.recordCollected(msg.vertexId, msg.subtask, msg.collected);
         task.holdsCommit = msg.holdsCommit;
         if (run.regions && run.status === 'RUNNING') this.deployStartable(run, ctx);
         break;
@@ -579,8 +603,9 @@ export class JobManager implements Behavior<JobManagerMessage> {
     if (run.isTerminal) this.endJob(run, ctx);
   }
 
+  /** Asks the TMs that hold final commits of finished sinks to run them. */
   private commitJob(run: JobRun, ctx: ActorContext): void {
-    const hosts = new Set([...run.tasks.values()].flatMap((t) => (t.tmId ? [t.tmId] : [])));
+    const hosts = new Set([...run.tasks.values()].flatMap((t) => (t.holdsCommit && t.tmId ? [t.tmId] : [])));
     run.committing = new Set(hosts);
     const { jobId, attempt } = run;
     for (const tmId of hosts) {
@@ -603,8 +628,15 @@ export class JobManager implements Behavior<JobManagerMessage> {
     run.coordinator?.stop('the job ended');
     for (const timer of run.timers) this.system.clock.clearTimeout(timer);
     run.timers.clear();
-    // Once: the first time the ended job gives its slots back.
-    if (ctx && run.regions && run.isTerminal && !run.slotsReleased) this.discardShuffle(run, ctx);
+    if (ctx && run.regions && run.isTerminal && !run.shuffleDiscarded) {
+      run.shuffleDiscarded = true;
+      this.discardShuffle(run, ctx);
+    }
+    if (ctx && run.slotRequestId) {
+      // Slots asked for to replace lost ones, which the job no longer needs.
+      ctx.tell<SchedulerMessage>(this.subjects.scheduler, { type: 'cancel-request', requestId: run.slotRequestId });
+      run.slotRequestId = undefined;
+    }
     if (ctx) this.releaseSlots(run, ctx);
   }
 

@@ -39,7 +39,12 @@ export class JobRun {
   readonly machine: Actor<typeof jobMachine>;
   readonly tasks = new Map<string, TaskRun>();
   readonly metrics = new Map<string, TaskMetrics>();
-  readonly collected: Record<string, unknown[]> = {};
+  /** What each collect sink subtask gathered: a subtask that runs again replaces its own. */
+  private readonly collectedByTask = new Map<string, { vertexId: string; subtask: number; records: unknown[] }>();
+  /** Each collect sink's records, in subtask order; built when asked for. */
+  private readonly collectedByVertex = new Map<string, unknown[]>();
+  /** The stored output of the job's stages is deleted (it ended): once. */
+  shuffleDiscarded = false;
   readonly submittedAt: string;
   endedAt?: string;
   slotRequestId?: string;
@@ -62,6 +67,8 @@ export class JobRun {
   readonly regions?: Region[];
   /** Slot i runs subtask i; a slot lost with its Task Manager is undefined until a new one is granted. */
   slots: (SlotRef | undefined)[] = [];
+  /** Slots asked for in place of lost ones, while that request is pending. */
+  replacementSlots = 0;
   /** Regions failed and waiting to re-run: `due` once the restart delay passed; they re-run when their tasks are down too. */
   readonly failedRegions = new Map<Region, { due: boolean }>();
 
@@ -93,10 +100,13 @@ export class JobRun {
     for (const task of this.tasks.values()) task.machine.stop();
     this.tasks.clear();
     this.metrics.clear();
+    this.collectedByTask.clear();
+    this.collectedByVertex.clear();
     this.pendingDeploys.clear();
     this.committing = undefined;
     this.failedRegions.clear();
     this.slots = [];
+    this.replacementSlots = 0;
     this.attempt++;
     this.createTasks();
   }
@@ -138,12 +148,24 @@ export class JobRun {
       region.producers.every((p) => finished(this.regionOf(p)!)));
   }
 
+  /** Regions reading the stored output of `region`. */
+  consumersOf(region: Region): Region[] {
+    return (this.regions ?? []).filter((r) => r.producers.some((p) => region.tasks.some((t) => t.vertexId === p.vertexId && t.subtask === p.subtask)));
+  }
+
+  /** Whether the slot of subtask index `index` still has work: a task there not finished, or one to run again. */
+  needsSlot(index: number): boolean {
+    return (this.regions ?? []).some((region) => region.tasks.some((t) => t.subtask === index) &&
+      (this.failedRegions.has(region) || region.tasks.some((t) => this.stateOf(this.task(t.vertexId, t.subtask)!) !== 'FINISHED')));
+  }
+
   /** A region about to re-run: fresh task machines (CREATED again), one execution later. */
   resetRegion(region: Region): void {
     for (const { vertexId, subtask } of region.tasks) {
       const old = this.task(vertexId, subtask)!;
       old.machine.stop();
       this.metrics.delete(taskKey(vertexId, subtask));
+      this.forgetCollected(vertexId, subtask);
       this.createTask(vertexId, subtask, old.execution + 1);
     }
   }
@@ -224,13 +246,32 @@ export class JobRun {
     });
     const durationMs = this.endedAt ? Date.parse(this.endedAt) - Date.parse(this.submittedAt) : undefined;
     // The records themselves come by pages (collectedPage): all of them could pass NATS's message size.
-    const collectedCounts = Object.fromEntries(Object.entries(this.collected).map(([vertexId, records]) => [vertexId, records.length]));
+    const collectedCounts: Record<string, number> = {};
+    for (const { vertexId, records } of this.collectedByTask.values()) collectedCounts[vertexId] = (collectedCounts[vertexId] ?? 0) + records.length;
     return { ...this.summary(), durationMs, vertices, collected: {}, collectedCounts };
   }
 
   /** The records a collect sink gathered from `offset`, as many as fit in about PAGE_BYTES (at least one). */
+  recordCollected(vertexId: string, subtask: number, records: unknown[]): void {
+    this.collectedByTask.set(taskKey(vertexId, subtask), { vertexId, subtask, records });
+    this.collectedByVertex.delete(vertexId);
+  }
+
+  private forgetCollected(vertexId: string, subtask: number): void {
+    if (this.collectedByTask.delete(taskKey(vertexId, subtask))) this.collectedByVertex.delete(vertexId);
+  }
+
+  private collectedOf(vertexId: string): unknown[] {
+    let all = this.collectedByVertex.get(vertexId);
+    if (!all) {
+      const parts = [...this.collectedByTask.values()].filter((c) => c.vertexId === vertexId).sort((a, b) => a.subtask - b.subtask);
+      this.collectedByVertex.set(vertexId, all = parts.flatMap((c) => c.records));
+    }
+    return all;
+  }
+
   collectedPage(vertexId: string, offset: number): { records: unknown[]; total: number } {
-    const all = this.collected[vertexId] ?? [];
+    const all = this.collectedOf(vertexId);
     const records: unknown[] = [];
     let bytes = 0;
     for (let i = offset; i < all.length; i++) {

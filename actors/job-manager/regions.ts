@@ -55,11 +55,14 @@ export function pipelinedRegions(job: ResolvedJob): Region[] {
   return [...regions.values()];
 }
 
-/** Which producer subtask sends to which consumer subtask over an edge. */
+/**
+ * Which producer subtask reaches which consumer subtask over an edge: one to one when chained;
+ * else every pair, a forward edge too, for every channel carries the end of input.
+ */
 function links(job: ResolvedJob, edge: ResolvedEdge, parallelism: Map<string, number>): [number, number][] {
   const from = parallelism.get(edge.from)!;
   const to = parallelism.get(edge.to)!;
-  if (isChained(job, edge) || (edge.partition === 'forward' && from === to)) return Array.from({ length: from }, (_, s) => [s, s]);
+  if (isChained(job, edge)) return Array.from({ length: from }, (_, s) => [s, s]);
   return Array.from({ length: from * to }, (_, i) => [Math.floor(i / to), i % to]);
 }
 

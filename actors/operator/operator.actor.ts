@@ -69,6 +69,8 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
   /** The ends of its blocking edges, in the shuffle storage. */
   private storedOutputs?: StoredOutputs;
   private storedInputs?: StoredInputs;
+  /** Settles once its stored output is complete, or aborted: never rejects. */
+  outputsSettled: Promise<void> = Promise.resolve();
   private aligner!: BarrierAligner;
   private subscriptions: Subscription[] = [];
   private phase: Phase = 'created';
@@ -180,14 +182,14 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       throw new CloudflinkError('INTERNAL', 'a task has a blocking edge but its Task Manager has no shuffle storage');
     };
     if (task.outputs.some((spec) => spec.blocking)) {
-      this.storedOutputs = new StoredOutputs(shuffle(), task, (edgeIndex, to, credits) => this.output.grant(edgeIndex, to, credits), (error) => this.fail(error, undefined));
+      this.storedOutputs = new StoredOutputs(shuffle(), task, (edgeIndex, to, credits) => this.output.grant(edgeIndex, to, credits), (error) => this.storageFailed(error));
     }
     if (task.inputs.some((spec) => spec.blocking)) {
       this.storedInputs = new StoredInputs(shuffle(), task, (edgeIndex, frame) => {
         if (this.phase !== 'running') return;
         this.input.arrive(edgeIndex, frame);
         this.schedulePump();
-      }, (error) => this.fail(error, undefined));
+      }, (error) => this.storageFailed(error));
     }
     const outputs = await Promise.all(task.outputs.map(async (spec) => ({
       spec,
@@ -403,7 +405,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     this.subscriptions = [];
     this.output?.close();
     this.storedInputs?.close();
-    if (this.storedOutputs && !this.storedOutputs.isClosing) void this.storedOutputs.abort();
+    if (this.storedOutputs && !this.storedOutputs.isClosing) this.outputsSettled = this.storedOutputs.abort();
     try {
       this.logic?.close?.();
     } catch {
@@ -557,6 +559,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
     const commit = this.logic.finalCommit?.();
     // Its stored output must be whole before anyone reads it: before the task is seen to finish.
     const stored = this.storedOutputs?.close();
+    if (stored) this.outputsSettled = stored.catch(() => undefined);
     this.release();
     this.phase = 'done';
     const { system, parent } = this.options;
@@ -582,6 +585,12 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
       `${vertex.operator} '${vertex.name}' failed ${position} of subtask ${subtask + 1}/${vertex.parallelism}: ${message}${shown}`,
       { data: { vertexId: vertex.id, function: vertex.name, subtask, recordIndex: index, error: message }, cause: error });
     this.failWith(failure);
+  }
+
+  /** Reading or writing the stored shuffle failed: not the user function's doing, so no record is named. */
+  private storageFailed(error: unknown): void {
+    const code = error instanceof CloudflinkError ? error.code : 'TASK_FAILED';
+    this.failWith(new CloudflinkError(code, `${this.describe()}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
   }
 
   /** Stops at once and fails through the supervision path, so the Task Manager reports it. */

@@ -193,9 +193,9 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
   private async registered(jobManagerId: string, ctx: ActorContext): Promise<void> {
     // Tasks from before this registration belong to a job manager that has written them off.
     for (const address of [...this.tasks.keys()]) await this.remove(address);
-    // A new Job Manager restarts unfinished jobs from their checkpoints: their final commits would
-    // duplicate. The same Job Manager keeps them: it cancels (and so drops) what it restarts.
-    if (jobManagerId !== this.previousJobManagerId) this.finalCommits.clear();
+    // A Job Manager takes a TM that registers again for lost, with what it held: it restarts
+    // those jobs, or re-runs their sinks elsewhere, so commits kept here would duplicate output.
+    this.finalCommits.clear();
     this.previousJobManagerId = jobManagerId;
     this.jobManagerId = jobManagerId;
     this.lastJobManagerHeartbeat = ctx.clock.now();
@@ -235,19 +235,24 @@ export class TaskManager implements Behavior<TaskManagerMessage> {
 
   /**
    * A Task Manager killed mid-job leaves its spill directories behind: the next one to deploy on
-   * this host removes them (at most every few seconds; a readdir of one directory).
+   * this host removes them, in the background (at most every few seconds).
    */
   private removeOrphanedSpills(ctx: ActorContext): void {
     const now = ctx.clock.now();
     if (now - this.lastSpillSweep < SPILL_SWEEP_MS) return;
     this.lastSpillSweep = now;
-    const removed = removeOrphanedSpills();
-    if (removed.length > 0) ctx.log.info({ removed }, 'removed the spill directories of task managers that are gone');
+    removeOrphanedSpills().then(
+      (removed) => { if (removed.length > 0) ctx.log.info({ removed }, 'removed the spill directories of task managers that are gone'); },
+      (error: unknown) => ctx.log.warn({ err: error }, 'cannot remove the spill directories of task managers that are gone'));
   }
 
+  /** Stops a task; done once what it stored is whole or gone, so that nothing of it lands after a re-run's. */
   private async remove(address: string): Promise<void> {
-    if (!this.tasks.delete(address)) return;
+    const running = this.tasks.get(address);
+    if (!running) return;
+    this.tasks.delete(address);
     await this.system.stop(address);
+    await running.instance.outputsSettled;
   }
 
   private usedSlots(): number {

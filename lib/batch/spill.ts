@@ -1,5 +1,5 @@
-import { readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdir, rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Where blocking batch operators spill, on this host: one directory per subtask run. */
@@ -7,32 +7,33 @@ export function spillRoot(): string {
   return join(tmpdir(), 'cloudflink-spill');
 }
 
+/** This host, as spill directory names carry it: a tmpdir shared by containers holds others' too. */
+const HOST = hostname().replace(/[^A-Za-z0-9_.]/g, '_');
+
 /**
- * The spill directory of one run of a subtask in this process. The process id at the end is what
- * tells, later, whether its owner is gone: a killed Task Manager never removes its own.
+ * The spill directory of one run of a subtask in this process. The host and process id at the
+ * end are what tell, later, whether its owner is gone: a killed Task Manager never removes its own.
  */
 export function spillDirectory(run: { jobId: string; attempt: number; execution: number; vertexId: string; subtask: number }): string {
-  return join(spillRoot(), `${run.jobId}-${run.attempt}-${run.vertexId}-${run.subtask}-e${run.execution}-pid${process.pid}`);
+  return join(spillRoot(), `${run.jobId}-${run.attempt}-${run.vertexId}-${run.subtask}-e${run.execution}-${HOST}-pid${process.pid}`);
 }
 
 const OWNER = /-pid(\d+)$/;
 
-/** Removes the spill directories whose process has exited; returns their names. */
-export function removeOrphanedSpills(root = spillRoot()): string[] {
+/** Removes the spill directories of this host whose process has exited; returns their names. */
+export async function removeOrphanedSpills(root = spillRoot()): Promise<string[]> {
   let names: string[];
   try {
-    names = readdirSync(root);
+    names = await readdir(root);
   } catch {
     return [];
   }
-  const removed: string[] = [];
-  for (const name of names) {
+  const orphans = names.filter((name) => {
     const owner = OWNER.exec(name);
-    if (!owner || isAlive(Number(owner[1]))) continue;
-    rmSync(join(root, name), { recursive: true, force: true });
-    removed.push(name);
-  }
-  return removed;
+    return owner !== null && name.endsWith(`-${HOST}-pid${owner[1]}`) && !isAlive(Number(owner[1]));
+  });
+  await Promise.all(orphans.map((name) => rm(join(root, name), { recursive: true, force: true })));
+  return orphans;
 }
 
 function isAlive(pid: number): boolean {

@@ -391,11 +391,13 @@ describe('DataSet jobs (mode batch) on a cluster of real processes', function ()
   });
 
   /** Sums over every pair a sort-merge join of generated sequences gives; the reference is a plain loop. */
-  function joinJob(env: ExecutionEnvironment, sizes: { left: number; right: number; keys: number }, reduce?: (a: number[], b: number[]) => number[]): () => number[] {
+  function joinJob(env: ExecutionEnvironment, sizes: { left: number; right: number; keys: number }, reduce?: (a: number[], b: number[]) => number[], output?: string): () => number[] {
     const left = env.generateSequence(0, sizes.left - 1).map((i: number) => ({ k: i % (params.keys as number), id: i }));
     const right = env.generateSequence(0, sizes.right - 1).map((i: number) => ({ k: (i * 7) % (params.keys as number), id: i }));
-    left.join(right, { strategy: 'sort-merge' }).where('k').equalTo('k').with((a, b) => [1, a.id + b.id])
-      .reduce(reduce ?? ((a, b) => [a[0]! + b[0]!, a[1]! + b[1]!])).collect();
+    const pairs = left.join(right, { strategy: 'sort-merge' }).where('k').equalTo('k').with((a, b) => [1, a.id + b.id]);
+    // Each pair's sum as a line of text too: a file sink the failover must commit exactly once.
+    if (output) pairs.map((pair: number[]) => String(pair[1])).writeAsText(output);
+    pairs.reduce(reduce ?? ((a, b) => [a[0]! + b[0]!, a[1]! + b[1]!])).collect();
     return () => {
       let pairs = 0;
       let sum = 0;
@@ -408,15 +410,20 @@ describe('DataSet jobs (mode batch) on a cluster of real processes', function ()
 
   const KILL_SIZES = { left: 200_000, right: 100_000, keys: 50_000 };
 
-  it('re-runs only the tasks of the killed Task Manager when one is killed with kill -9 during a join: the job stays RUNNING and finishes right', async () => {
+  it('re-runs only the tasks of the killed Task Manager when one is killed with kill -9 during a join: the job stays RUNNING and finishes right, its files written once', async () => {
     const env = new ExecutionEnvironment(client, { parallelism: 4, memoryPerSlotMb: 1, params: { keys: KILL_SIZES.keys } });
-    const expected = joinJob(env, KILL_SIZES);
+    const output = join(dir, 'join-kill-pairs');
+    const expected = joinJob(env, KILL_SIZES, undefined, output);
     const handle = await env.execute('join-kill');
-    const victim = await killDuringJoin(handle, prng(55));
+    // The replacement comes under a new id: the dead one is never asked anything again.
+    const victim = await killDuringJoin(handle, prng(55), 'new id');
 
     const result = await handle.result();
     expect(result.state, result.cause).to.equal('FINISHED');
     expect(Object.values(result.collected)).to.deep.equal([[expected()]]);
+    const lines = outputLines(output);
+    expect(lines.length, 'one line per pair').to.equal(expected()[0]);
+    expect(lines.reduce((sum, line) => sum + Number(line), 0), 'the sum of the pairs').to.equal(expected()[1]);
     const { failovers, deployments } = await expectRegionFailover(handle, new RegExp(`task manager ${victim} lost`));
     // The sources finished before the join started: their stored output is read again, they do not run again.
     const sources = deployments.filter((d) => d.vertexName === 'generateSequence');
@@ -424,7 +431,7 @@ describe('DataSet jobs (mode batch) on a cluster of real processes', function ()
     const rerun = failovers.flatMap((f) => f.tasks.map((t) => t.vertexName));
     expect(rerun, rerun.join(', ')).to.include('join');
     expect(rerun.length, 'not every task of the job').to.be.lessThan(deployments.length);
-    await eventually(async () => (await client.cluster()).taskManagers.length === 2, 'both task managers registered again');
+    await eventually(async () => (await client.cluster()).taskManagers.length === 2, 'the lost task manager gone, its replacement registered');
     // The killed Task Manager's spill directories are removed by the next one to deploy on this host.
     expect(readdirSync(spillRoot()).filter((name) => name.startsWith(handle.jobId)), 'spill directories left').to.deep.equal([]);
   });
@@ -479,8 +486,11 @@ describe('DataSet jobs (mode batch) on a cluster of real processes', function ()
     expect(states).to.deep.equal(['CREATED', 'RUNNING', 'FAILING', 'FAILED']);
   });
 
-  /** Kills a random Task Manager once the join has taken some records, and starts a new one in its place. */
-  async function killDuringJoin(handle: JobHandle, random: () => number): Promise<string> {
+  /**
+   * Kills a random live Task Manager once the join has taken some records, and starts a new one
+   * in its place: under the same id, or under a new one (the old one never comes back).
+   */
+  async function killDuringJoin(handle: JobHandle, random: () => number, replacement: 'same id' | 'new id' = 'same id'): Promise<string> {
     const joining = await eventually(async () => {
       const status = await handle.status();
       const join = status.vertices.find((v) => v.name === 'join');
@@ -489,13 +499,31 @@ describe('DataSet jobs (mode batch) on a cluster of real processes', function ()
     // The join's sorters spill to <tmpdir>/cloudflink-spill/<job>-<attempt>-<vertex>-<subtask>-… (the Task Managers are local processes).
     const spills = spillRoot();
     const spilled = readdirSync(spills).filter((d) => d.startsWith(`${handle.jobId}-0-${joining.vertexId}-`) && readdirSync(join(spills, d)).length > 0);
-    const victim = `tm-${1 + Math.floor(random() * 2)}`;
+    const live = [...cluster.taskManagers].filter(([, child]) => child.exitCode === null && child.signalCode === null).map(([id]) => id).sort();
+    const victim = live[Math.floor(random() * live.length)]!;
     cluster.taskManagers.get(victim)!.kill('SIGKILL');
-    await cluster.startTaskManager(victim);
+    await cluster.startTaskManager(replacement === 'same id' ? victim : undefined);
     expect(joining.recordsIn, 'killed while the join was reading').to.be.lessThan(300_000);
     expect(spilled.length, 'join subtasks that spilled before the kill').to.be.greaterThan(0);
     return victim;
   }
+
+  it('unions, crosses and maps over forward edges that are not chained, each consumer reading every producer\'s stored end of input', async () => {
+    const env = new ExecutionEnvironment(client, { parallelism: 2 });
+    env.setRestartStrategy({ type: 'none' });
+    // Subtask 2 of the evens (records 500 to 999) ends well after subtask 1: a consumer started too early would not find its output.
+    const evens = env.generateSequence(0, 999).filter((i: number) => i % 2 === 0).map((i: number) => {
+      if (i === 998) for (const until = Date.now() + 300; Date.now() < until;);
+      return i;
+    });
+    const odds = env.generateSequence(0, 999).filter((i: number) => i % 2 === 1);
+    const all = evens.union(odds).map((i: number) => i * 10).collect();
+    const crossed = evens.cross(env.fromElements(1, 2)).with((a: number, b: number) => a * b).collect();
+    const collected = await finished(env, 'forward-unchained');
+    expect((collected[all.id] as number[]).sort((a, b) => a - b)).to.deep.equal(range(1000).map((i) => i * 10));
+    expect((collected[crossed.id] as number[]).sort((a, b) => a - b)).to.deep.equal(
+      range(500).flatMap((i) => [2 * i, 4 * i]).sort((a, b) => a - b));
+  });
 
   it('runs PageRank as a bulk iteration of 10 rounds (the example job) and agrees with the plain loop', async () => {
     const random = prng(77);

@@ -88,14 +88,14 @@ describe('pipelined regions', () => {
       expect(shape(regions)).to.deep.equal([
         { tasks: ['src/0'], producers: [] },
         { tasks: ['src/1'], producers: [] },
-        { tasks: ['split/0'], producers: ['src/0'] },
-        { tasks: ['split/1'], producers: ['src/1'] },
-        { tasks: ['combine/0'], producers: ['split/0'] },
-        { tasks: ['combine/1'], producers: ['split/1'] },
+        { tasks: ['split/0'], producers: ['src/0', 'src/1'] },
+        { tasks: ['split/1'], producers: ['src/0', 'src/1'] },
+        { tasks: ['combine/0'], producers: ['split/0', 'split/1'] },
+        { tasks: ['combine/1'], producers: ['split/0', 'split/1'] },
         { tasks: ['reduce/0'], producers: ['combine/0', 'combine/1'] },
         { tasks: ['reduce/1'], producers: ['combine/0', 'combine/1'] },
-        { tasks: ['out/0'], producers: ['reduce/0'] },
-        { tasks: ['out/1'], producers: ['reduce/1'] },
+        { tasks: ['out/0'], producers: ['reduce/0', 'reduce/1'] },
+        { tasks: ['out/1'], producers: ['reduce/0', 'reduce/1'] },
       ]);
       expectWellFormed(job, regions);
     });
@@ -123,7 +123,7 @@ describe('pipelined regions', () => {
       expectWellFormed(job, regions);
     });
 
-    it('makes producer subtask i the only producer of consumer subtask i on an unchained forward edge', () => {
+    it('makes every producer subtask a producer of each consumer subtask on an unchained forward edge: each channel carries an end of input', () => {
       const job = resolved(wordCount(), (d) => { d.vertices[1].startNewChain = true; });
       const edge = job.edges[0]!;
       expect(edge.partition).to.equal('forward');
@@ -132,8 +132,8 @@ describe('pipelined regions', () => {
       expect(shape(regions).slice(0, 4)).to.deep.equal([
         { tasks: ['src/0'], producers: [] },
         { tasks: ['src/1'], producers: [] },
-        { tasks: ['split/0', 'combine/0'], producers: ['src/0'] },
-        { tasks: ['split/1', 'combine/1'], producers: ['src/1'] },
+        { tasks: ['split/0', 'combine/0'], producers: ['src/0', 'src/1'] },
+        { tasks: ['split/1', 'combine/1'], producers: ['src/0', 'src/1'] },
       ]);
       expect(regions).to.have.length(6);
       expectWellFormed(job, regions);
