@@ -455,12 +455,15 @@ describe('DataSet jobs (mode batch) on a cluster of real processes', function ()
     const env = new ExecutionEnvironment(client, { parallelism: 2, params: { keys: sizes.keys, marker } });
     env.setRestartStrategy({ type: 'fixed-delay', attempts: 2, delayMs: 100 });
     const expected = joinJob(env, sizes, (a, b) => {
-      // Throws the first time it runs anywhere: a marker file remembers that it did.
+      // Throws the first time it runs anywhere, in one subtask only: creating the marker file is atomic.
       const fs = process.getBuiltinModule('node:fs');
-      if (!fs.existsSync(params.marker as string)) {
-        fs.writeFileSync(params.marker as string, 'thrown');
-        throw new Error('a transient failure');
+      let first = true;
+      try {
+        fs.writeFileSync(params.marker as string, 'thrown', { flag: 'wx' });
+      } catch {
+        first = false;
       }
+      if (first) throw new Error('a transient failure');
       return [a[0]! + b[0]!, a[1]! + b[1]!];
     });
     const handle = await env.execute('join-udf-fails-once');

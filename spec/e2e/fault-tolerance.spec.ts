@@ -230,12 +230,15 @@ describe('exactly-once with checkpoints in JetStream (Object Store and KV)', fun
     env.setRestartStrategy({ type: 'fixed-delay', attempts: 1, delayMs: 0 });
     const words = env.generateSequence(0, 9_999).map((i: number) => ({ word: `w${i % 97}`, n: 1 }));
     words.groupBy('word').reduceGroup((records: { word: string; n: number }[], word: unknown) => {
-      // Throws the first time it runs anywhere: a marker file remembers that it did.
+      // Throws the first time it runs anywhere, in one subtask only: creating the marker file is atomic.
       const fs = process.getBuiltinModule('node:fs');
-      if (!fs.existsSync(params.marker as string)) {
-        fs.writeFileSync(params.marker as string, 'thrown');
-        throw new Error('a transient failure');
+      let first = true;
+      try {
+        fs.writeFileSync(params.marker as string, 'thrown', { flag: 'wx' });
+      } catch {
+        first = false;
       }
+      if (first) throw new Error('a transient failure');
       return [[word, records.length]];
     }).collect();
     const handle = await env.execute('batch-jetstream-shuffle');
