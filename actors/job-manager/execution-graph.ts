@@ -25,7 +25,9 @@ export function buildDeployments(
         ...(isChained(job, edge) ? { chained: true as const } : {}), ...(isBlocking(job, edge) ? { blocking: true as const } : {}), ...(edge.input ? { input: edge.input } : {}), ...(edge.tag ? { tag: edge.tag } : {}),
       };
       if (edge.to === vertex.id) {
-        inputs.push({ edgeIndex, peerVertexId: edge.from, peerParallelism: parallelismOf.get(edge.from)!, partition: edge.partition, key: edge.key, ...chained });
+        const peerParallelism = parallelismOf.get(edge.from)!;
+        const producerExecutions = isBlocking(job, edge) ? Array.from({ length: peerParallelism }, (_, s) => run.task(edge.from, s)!.execution) : undefined;
+        inputs.push({ edgeIndex, peerVertexId: edge.from, peerParallelism, partition: edge.partition, key: edge.key, ...chained, ...(producerExecutions ? { producerExecutions } : {}) });
       }
       if (edge.from === vertex.id) {
         outputs.push({ edgeIndex, peerVertexId: edge.to, peerParallelism: parallelismOf.get(edge.to)!, partition: edge.partition, key: edge.key, ...chained });

@@ -240,7 +240,7 @@ export class OperatorInstance implements Behavior<OperatorMessage> {
         continue;
       }
       if (spec.blocking) {
-        for (let from = 0; from < spec.peerParallelism; from++) this.storedInputs!.add(spec.edgeIndex, from);
+        for (let from = 0; from < spec.peerParallelism; from++) this.storedInputs!.add(spec.edgeIndex, from, spec.producerExecutions?.[from] ?? 0);
         continue;
       }
       const subject = subjects.data(task.jobId, spec.edgeIndex, task.subtask);

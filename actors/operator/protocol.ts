@@ -14,6 +14,8 @@ export interface ChannelSpec {
   chained?: true;
   /** Its frames go through the shuffle storage: written by the producer, read once it finished. */
   blocking?: true;
+  /** Into a blocking edge: the run of each producer subtask whose stored output to read. */
+  producerExecutions?: number[];
   /** Into a two-input operator: which of its inputs this edge is. */
   input?: 1 | 2;
   /** The side output it carries, instead of the main output. */

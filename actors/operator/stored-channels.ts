@@ -25,8 +25,8 @@ export class StoredOutputs {
   /** The subject the output gate sends a channel's frames to; the channel's partition opens here. */
   subject(edgeIndex: number, to: number): string {
     const subject = `${PREFIX}${edgeIndex}:${to}`;
-    const { jobId, attempt, subtask } = this.task;
-    this.writers.set(subject, { edgeIndex, to, writer: this.storage.writer({ jobId, attempt, edgeIndex, from: subtask, to }) });
+    const { jobId, attempt, execution, subtask } = this.task;
+    this.writers.set(subject, { edgeIndex, to, writer: this.storage.writer({ jobId, attempt, execution, edgeIndex, from: subtask, to }) });
     return subject;
   }
 
@@ -92,9 +92,10 @@ export class StoredInputs {
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  add(edgeIndex: number, from: number): void {
+  /** The channel from producer subtask `from`, as its run `execution` wrote it. */
+  add(edgeIndex: number, from: number, execution: number): void {
     const { jobId, attempt, subtask } = this.task;
-    const frames = this.storage.read({ jobId, attempt, edgeIndex, from, to: subtask });
+    const frames = this.storage.read({ jobId, attempt, execution, edgeIndex, from, to: subtask });
     this.inputs.set(`${edgeIndex}:${from}`, { edgeIndex, from, frames, credit: 0, reading: false, ended: false });
   }
 

@@ -18,7 +18,7 @@ export function checkJobId(jobId: string): void {
 /** Throws unless every part of the id can go into a path or object name unchanged. */
 export function checkPartitionId(id: PartitionId): void {
   checkJobId(id.jobId);
-  for (const field of ['attempt', 'edgeIndex', 'from', 'to'] as const) {
+  for (const field of ['attempt', 'execution', 'edgeIndex', 'from', 'to'] as const) {
     const value = id[field];
     if (!Number.isSafeInteger(value) || value < 0) {
       throw shuffleError(`shuffle partition ${field} must be a whole number >= 0, got ${String(value)}`, { ...id });
@@ -26,9 +26,9 @@ export function checkPartitionId(id: PartitionId): void {
   }
 }
 
-/** `a<attempt>/e<edgeIndex>/<from>-<to>`: the partition's place below its job. */
+/** `a<attempt>/e<edgeIndex>/<from>.<execution>-<to>`: the partition's place below its job. */
 export function partitionPath(id: PartitionId): string {
-  return `a${id.attempt}/e${id.edgeIndex}/${id.from}-${id.to}`;
+  return `a${id.attempt}/e${id.edgeIndex}/${id.from}.${id.execution}-${id.to}`;
 }
 
 /** The attempt of an `a<n>` name, if it is one. */
@@ -39,7 +39,7 @@ export function attemptOf(name: string): number | undefined {
 
 /** For messages: which partition, in words. */
 export function describePartition(id: PartitionId): string {
-  return `shuffle partition ${id.from}->${id.to} of edge ${id.edgeIndex} (job ${id.jobId}, attempt ${id.attempt})`;
+  return `shuffle partition ${id.from}->${id.to} of edge ${id.edgeIndex} (job ${id.jobId}, attempt ${id.attempt}, run ${id.execution} of subtask ${id.from})`;
 }
 
 /** The reader's error for a partition that is not there, saying where it looked and what to do. */

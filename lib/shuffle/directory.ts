@@ -16,7 +16,7 @@ const BLOCK_BYTES = 256 * 1024;
 const MAX_QUEUED_BLOCKS = 4;
 
 /**
- * Partitions as files: `<root>/<jobId>/shuffle/a<attempt>/e<edgeIndex>/<from>-<to>.frames`,
+ * Partitions as files: `<root>/<jobId>/shuffle/a<attempt>/e<edgeIndex>/<from>.<execution>-<to>.frames`,
  * beside the job's checkpoint directories (which only ever look at `chk-N`/`sp-N`). A writer
  * fills a temporary file and renames it on close, so a reader finds a whole partition or none.
  */

@@ -22,7 +22,7 @@ export function shuffleBucket(base = 'cf.default'): string {
 }
 
 /**
- * Partitions as objects `<jobId>/a<attempt>/e<edgeIndex>/<from>-<to>` in the Object Store bucket
+ * Partitions as objects `<jobId>/a<attempt>/e<edgeIndex>/<from>.<execution>-<to>` in the Object Store bucket
  * `CF_SHUFFLE_<base>`. A writer streams its frames into one put, which the store makes visible
  * only once it completes, and which replaces an earlier object of the same name. Deletes purge
  * the subjects outright, so no tombstone is left per discarded partition.

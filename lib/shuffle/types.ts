@@ -4,8 +4,12 @@
  * producer has finished, as Flink's blocking result partitions do.
  */
 
-/** One blocking result partition: what producer subtask `from` sent to consumer subtask `to` on edge `edgeIndex`, in one attempt of a job. */
-export interface PartitionId { jobId: string; attempt: number; edgeIndex: number; from: number; to: number }
+/**
+ * One blocking result partition: what producer subtask `from` sent to consumer subtask `to` on
+ * edge `edgeIndex`, in one attempt of a job and one run (`execution`) of the producer: a re-run
+ * writes beside an earlier run, never over it, so a consumer reads the run it was told of whole.
+ */
+export interface PartitionId { jobId: string; attempt: number; execution: number; edgeIndex: number; from: number; to: number }
 
 export interface PartitionWriter {
   /** Appends one frame after the ones before; resolves once it is written (the caller sends its next frame against that). Writes are ordered even if the caller does not await. */

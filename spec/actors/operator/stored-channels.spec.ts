@@ -85,12 +85,12 @@ describe('stored channels', () => {
         const channel = (to: number): Frame[] => [0, 1, 2].map((n) => frame(from, n, [`${from}->${to} #${n}`], n === 2));
         await produce(from, { 0: channel(0), 1: channel(1) });
       }
-      const partition: PartitionId = { jobId: JOB, attempt: ATTEMPT, edgeIndex: EDGE, from: 0, to: 1 };
+      const partition: PartitionId = { jobId: JOB, attempt: ATTEMPT, execution: 0, edgeIndex: EDGE, from: 0, to: 1 };
       expect(await filesIn(root)).to.include(storage.pathOf(partition).slice(root.length + 1));
 
       const { inputs, arrived, errors } = consumer(1);
-      inputs.add(EDGE, 0);
-      inputs.add(EDGE, 1);
+      inputs.add(EDGE, 0, 0);
+      inputs.add(EDGE, 1, 0);
       expect(inputs.has(EDGE)).to.equal(true);
       expect(inputs.has(EDGE + 1)).to.equal(false);
       inputs.grant(EDGE, 0, 10);
@@ -162,7 +162,7 @@ describe('stored channels', () => {
       expect(await filesIn(root)).to.deep.equal([]);
 
       const { inputs, arrived, errors } = consumer(0);
-      inputs.add(EDGE, 0);
+      inputs.add(EDGE, 0, 0);
       inputs.grant(EDGE, 0, 10);
       await until(() => errors.length > 0, 'the read failed');
       expect(arrived).to.deep.equal([]);
@@ -226,7 +226,7 @@ describe('stored channels', () => {
     it('never hands over more frames than the credit granted', async () => {
       await produce(0, { 0: five() });
       const { inputs, arrived, errors } = consumer(0);
-      inputs.add(EDGE, 0);
+      inputs.add(EDGE, 0, 0);
       await sleep(20);
       expect(arrived, 'nothing without credit').to.deep.equal([]);
 
@@ -248,7 +248,7 @@ describe('stored channels', () => {
     it('adds up grants made while a read is under way', async () => {
       await produce(0, { 0: five() });
       const { inputs, arrived, errors } = consumer(0);
-      inputs.add(EDGE, 0);
+      inputs.add(EDGE, 0, 0);
       inputs.grant(EDGE, 0, 1);
       inputs.grant(EDGE, 0, 1);
       inputs.grant(EDGE, 0, 1);
@@ -261,7 +261,7 @@ describe('stored channels', () => {
     it('fails, naming the edge and the producer subtask, on a partition that ends without an end of input', async () => {
       await produce(1, { 0: [frame(1, 0, ['a']), frame(1, 1, ['b'])] });
       const { inputs, arrived, errors } = consumer(0);
-      inputs.add(EDGE, 1);
+      inputs.add(EDGE, 1, 0);
       inputs.grant(EDGE, 0, 10); // another channel's credit changes nothing
       inputs.grant(EDGE, 1, 10);
       await until(() => errors.length > 0, 'the read failed');
@@ -276,7 +276,7 @@ describe('stored channels', () => {
     it('fails with SHUFFLE_MISSING on a partition that is not there, and delivers nothing', async () => {
       await produce(0, { 1: [frame(0, 0, ['other'], true)] });
       const { inputs, arrived, errors } = consumer(0);
-      inputs.add(EDGE, 0);
+      inputs.add(EDGE, 0, 0);
       inputs.grant(EDGE, 0, 4);
       await until(() => errors.length > 0, 'the read failed');
       expect(arrived).to.deep.equal([]);
@@ -288,7 +288,7 @@ describe('stored channels', () => {
     it('delivers nothing more once closed, and reports no error for it', async () => {
       await produce(0, { 0: five() });
       const { inputs, arrived, errors } = consumer(0);
-      inputs.add(EDGE, 0);
+      inputs.add(EDGE, 0, 0);
       inputs.grant(EDGE, 0, 1);
       await until(() => arrived.length === 1, 'one frame arrived');
       inputs.close();
@@ -301,7 +301,7 @@ describe('stored channels', () => {
     it('drops the frame being read when closed mid-read', async () => {
       await produce(0, { 0: five() });
       const { inputs, arrived, errors } = consumer(0);
-      inputs.add(EDGE, 0);
+      inputs.add(EDGE, 0, 0);
       inputs.grant(EDGE, 0, 10); // the read is now waiting on the file
       inputs.close();
       await sleep(30);
@@ -311,7 +311,7 @@ describe('stored channels', () => {
 
     it('reports no error for a missing partition once closed', async () => {
       const { inputs, arrived, errors } = consumer(0);
-      inputs.add(EDGE, 0);
+      inputs.add(EDGE, 0, 0);
       inputs.grant(EDGE, 0, 1);
       inputs.close();
       await sleep(30);

@@ -42,14 +42,14 @@ describe('directory shuffle partitions', () => {
     held: async () => descriptorsUnder(root),
   }));
 
-  it('lays partitions out as <root>/<jobId>/shuffle/a<attempt>/e<edge>/<from>-<to>.frames, with no temp files left', async () => {
+  it('lays partitions out as <root>/<jobId>/shuffle/a<attempt>/e<edge>/<from>.<execution>-<to>.frames, with no temp files left', async () => {
     const storage = new DirectoryShuffleStorage(root);
     const jobId = newJobId();
     await writeAll(storage, partition(jobId, { attempt: 2, edgeIndex: 1, from: 0, to: 3 }), [frame(1, 1, 10)]);
     await writeAll(storage, partition(jobId, { attempt: 2, edgeIndex: 1, from: 4, to: 0 }), []);
     expect(await filesUnder(root, join(root, jobId))).to.deep.equal([
-      `${jobId}/shuffle/a2/e1/0-3.frames`,
-      `${jobId}/shuffle/a2/e1/4-0.frames`,
+      `${jobId}/shuffle/a2/e1/0.0-3.frames`,
+      `${jobId}/shuffle/a2/e1/4.0-0.frames`,
     ]);
     expect(storage.description).to.equal(`directory ${root}`);
   });
@@ -81,7 +81,7 @@ describe('directory shuffle partitions', () => {
     await writer.write(frame(1, 0, 10)).catch(() => undefined);
     for (let i = 0; i < 6; i++) await writer.write(frame(1, i, 1024 * 1024)).catch(() => undefined);
     await expect(writer.write(frame(1, 0, 10))).to.be.rejectedWith(CloudflinkError, /cannot write shuffle partition 0->0/);
-    await expect(writer.close()).to.be.rejectedWith(CloudflinkError, new RegExp(`cannot write shuffle partition 0->0 .*${jobId}/shuffle/a1/e0/0-0.frames`));
+    await expect(writer.close()).to.be.rejectedWith(CloudflinkError, new RegExp(`cannot write shuffle partition 0->0 .*${jobId}/shuffle/a1/e0/0.0-0.frames`));
     await writer.abort();
     expect(await filesUnder(root, join(root, jobId))).to.deep.equal([`${jobId}/shuffle`]);
   });

@@ -32,7 +32,7 @@ describe('JetStream shuffle partitions', () => {
     };
   });
 
-  it('names its bucket after the cluster and its objects <jobId>/a<attempt>/e<edge>/<from>-<to>', async () => {
+  it('names its bucket after the cluster and its objects <jobId>/a<attempt>/e<edge>/<from>.<execution>-<to>', async () => {
     expect(shuffleBucket('cf.prod-1')).to.equal('CF_SHUFFLE_cf_prod-1');
     expect(shuffleBucket()).to.equal('CF_SHUFFLE_cf_default');
     const storage = await JetStreamShuffleStorage.open(transport.connection, { base: 'cf.names' });
@@ -40,8 +40,8 @@ describe('JetStream shuffle partitions', () => {
     const jobId = newJobId();
     await writeAll(storage, partition(jobId, { attempt: 2, edgeIndex: 1, from: 0, to: 3 }), [frame(1, 1, 10)]);
     const os = await new Objm(transport.connection).open('CF_SHUFFLE_cf_names');
-    expect((await os.list()).map((o) => o.name)).to.deep.equal([`${jobId}/a2/e1/0-3`]);
-    expect((await os.info(`${jobId}/a2/e1/0-3`))?.size).to.equal(14);
+    expect((await os.list()).map((o) => o.name)).to.deep.equal([`${jobId}/a2/e1/0.0-3`]);
+    expect((await os.info(`${jobId}/a2/e1/0.0-3`))?.size).to.equal(14);
   });
 
   it('leaves nothing behind in the stream once everything is discarded or aborted (no tombstones, no stray chunks)', async () => {

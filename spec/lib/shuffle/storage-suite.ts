@@ -18,7 +18,7 @@ let jobs = 0;
 export const newJobId = (): string => `job-${process.pid}-${++jobs}`;
 
 export const partition = (jobId: string, overrides: Partial<PartitionId> = {}): PartitionId =>
-  ({ jobId, attempt: 1, edgeIndex: 0, from: 0, to: 0, ...overrides });
+  ({ jobId, attempt: 1, execution: 0, edgeIndex: 0, from: 0, to: 0, ...overrides });
 
 /** Frame `index` of a stream `seed`: its bytes differ per stream and per frame. */
 export function frame(seed: number, index: number, size: number): Uint8Array {
@@ -136,6 +136,14 @@ export function describeShuffleStorage(name: string, make: () => Promise<Shuffle
       expectFrames(await readAll(storage, partition(jobId, { to: 3 })), [frame(2, 3, 10)]);
     });
 
+    it('keeps the runs of a producer subtask apart: a re-run writes beside the run before', async () => {
+      const jobId = newJobId();
+      await writeAll(storage, partition(jobId, { execution: 0 }), [frame(1, 0, 10)]);
+      await writeAll(storage, partition(jobId, { execution: 1 }), [frame(2, 0, 20)]);
+      expectFrames(await readAll(storage, partition(jobId, { execution: 0 })), [frame(1, 0, 10)]);
+      expectFrames(await readAll(storage, partition(jobId, { execution: 1 })), [frame(2, 0, 20)]);
+    });
+
     it('says which partition is missing and where', async () => {
       const id = partition(newJobId(), { attempt: 4, edgeIndex: 2, from: 5, to: 6 });
       const iterator = storage.read(id); // nothing happens until next()
@@ -143,7 +151,7 @@ export function describeShuffleStorage(name: string, make: () => Promise<Shuffle
       expect(error).to.be.instanceOf(CloudflinkError);
       expect((error as CloudflinkError).code).to.equal('SHUFFLE_MISSING');
       const message = (error as Error).message;
-      expect(message).to.include(`shuffle partition 5->6 of edge 2 (job ${id.jobId}, attempt 4)`);
+      expect(message).to.include(`shuffle partition 5->6 of edge 2 (job ${id.jobId}, attempt 4, run 0 of subtask 5)`);
       expect(message).to.include(storage.description);
       expect(message).to.match(/re-run the producer/);
     });
