@@ -748,7 +748,6 @@ export class JobManager implements Behavior<JobManagerMessage> {
 
 export type { WireError };
 
-
 /** A job whose tasks are being placed and deployed: its first run, or a restart. */
 function isStarting(run: JobRun): boolean {
   return run.status === 'CREATED' || run.status === 'RESTARTING';
