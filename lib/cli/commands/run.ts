@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -35,12 +35,13 @@ export function registerRunCommand(program: Command): void {
     .action(async (file: string, flags: RunFlags) => {
       const descriptor = await loadJobFile(file, { params: flags.param, parallelism: flags.parallelism });
       let local: LocalCluster | undefined;
+      let logDir: string | undefined;
       let config = configFrom(flags);
       if (flags.embedded) {
         process.stderr.write('starting an embedded cluster: nats-server, a job manager and 2 task managers…\n');
+        logDir = mkdtempSync(join(tmpdir(), 'cloudflink-embedded-'));
         local = await startLocalCluster({
-          config: { ...config, log: { level: flags.logLevel ?? 'warn' } }, taskManagers: 2, slots: 2,
-          logDir: mkdtempSync(join(tmpdir(), 'cloudflink-embedded-')), taskManagerStdout: 'inherit',
+          config: { ...config, log: { level: flags.logLevel ?? 'warn' } }, taskManagers: 2, slots: 2, logDir, taskManagerStdout: 'inherit',
         });
         config = local.config;
       }
@@ -68,6 +69,9 @@ export function registerRunCommand(program: Command): void {
       } finally {
         await client.close();
         await local?.stop();
+        // The embedded cluster's logs are kept only when the job did not finish: they say why.
+        if (logDir && process.exitCode === 0) rmSync(logDir, { recursive: true, force: true });
+        else if (logDir) process.stderr.write(`the embedded cluster's logs are in ${logDir}\n`);
       }
     });
 }
