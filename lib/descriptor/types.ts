@@ -214,14 +214,15 @@ export interface SourceJsonLines { operator: 'source.jsonLines'; path: string; s
 /** Per group, `fn(a, b)` down to one record (Flink's GroupReduceFunction on a grouping's reduce). */
 export interface BatchReduceVertex { operator: 'batch.reduce'; fn: UserFunction }
 /** Per group, `fn(records, key)` → an iterable (Flink's reduceGroup). */
-export interface BatchReduceGroupVertex { operator: 'batch.reduceGroup'; fn: UserFunction }
+/** With `sortGroup`, each group's records come to `fn` sorted by those keys (Flink's sortGroup). */
+export interface BatchReduceGroupVertex { operator: 'batch.reduceGroup'; fn: UserFunction; sortGroup?: SortKey[] }
 export type AggregationKind = 'sum' | 'min' | 'max' | 'count' | 'avg';
 /** Per group, the group's first record with each field aggregated (Flink's aggregate(SUM, field).and(...)); `count` and `avg` too. */
 export interface BatchAggregateVertex { operator: 'batch.aggregate'; aggregations: { kind: AggregationKind; field: string | number }[] }
 /** Per group, the record with the smallest (largest) field; the first such on a tie. */
 export interface BatchExtremumVertex { operator: 'batch.minBy' | 'batch.maxBy'; field: string | number }
 /** Per group, its first `n` records, in input order. */
-export interface BatchFirstVertex { operator: 'batch.first'; n: number }
+export interface BatchFirstVertex { operator: 'batch.first'; n: number; sortGroup?: SortKey[] }
 /** Each distinct record once (by `key`, or the whole record), the first seen. */
 export interface BatchDistinctVertex { operator: 'batch.distinct'; key?: KeySelector }
 /** Each subtask's records sorted by `by` (then by the next entries), stable. */

@@ -406,6 +406,12 @@ function inputRules(g: GraphView): DescriptorIssue[] {
           `give it "parallelism": 1, or make its input a 'hash' edge with a key; its parallelism is ${v.parallelism}`,
       });
     }
+    if ((v.operator === 'batch.reduceGroup' || v.operator === 'batch.first') && v.raw.sortGroup !== undefined) {
+      issues.push({
+        path: `/vertices/${v.index}/sortGroup`,
+        message: `sortGroup sorts the records of each group: ${described} needs a 'hash' input edge with the group key; its input is '${input!.partition}'`,
+      });
+    }
   }
   return issues;
 }

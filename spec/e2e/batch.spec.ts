@@ -157,6 +157,8 @@ describe('DataSet jobs (mode batch) on a cluster of real processes', function ()
         sinks[`minBy${suffix}`] = base.groupBy('k').minBy('v').collect();
         sinks[`maxBy${suffix}`] = base.groupBy('k').maxBy('v').collect();
         sinks[`first${suffix}`] = base.groupBy('k').first(FIRST).collect();
+        sinks[`sortedFirst${suffix}`] = base.groupBy('k').sortGroup('v', 'desc').sortGroup('id').first(FIRST).map((r: Rec) => [r.k, r.v, r.id]).collect();
+        sinks[`sortedGroup${suffix}`] = base.groupBy('k').sortGroup('v').reduceGroup((rs: Rec[], key: unknown) => [[key, rs.map((r) => r.v)]]).collect();
         sinks[`distinctKey${suffix}`] = base.distinct('k').collect();
         sinks[`distinctRecord${suffix}`] = base.map((r) => ({ k: r.k, w: r.v % 4 })).distinct().collect();
         sinks[`distinctFn${suffix}`] = base.distinct((r: Rec) => r.v % 7).map((r) => r.v % 7).collect();
@@ -202,6 +204,12 @@ describe('DataSet jobs (mode batch) on a cluster of real processes', function ()
           .to.deep.equal(lines(perGroup((k, g) => [JSON.stringify(k), Math.min(FIRST, g.length)])));
         expect(new Set(firsts.map((r) => r.id)).size, `${at('first')}: distinct records`).to.equal(firsts.length);
         expect(firsts.every((r) => JSON.stringify(data[r.id]) === JSON.stringify(r)), `${at('first')}: input records`).to.equal(true);
+
+        // sortGroup: each group by v descending, ties by id; and each group's values ascending, whatever the parallelism.
+        const byVDesc = (a: Rec, b: Rec): number => b.v - a.v || a.id - b.id;
+        expect(lines(out(at('sortedFirst'))), at('sortedFirst'))
+          .to.deep.equal(lines(perGroup((k, g) => [...g].sort(byVDesc).slice(0, FIRST).map((r) => [k, r.v, r.id])).flat()));
+        expect(lines(out(at('sortedGroup'))), at('sortedGroup')).to.deep.equal(lines(perGroup((k, g) => [k, g.map((r) => r.v).sort((a, b) => a - b)])));
 
         const byKey = out(at('distinctKey')) as Rec[];
         if (parallelism === 1) expect(lines(byKey), at('distinctKey')).to.deep.equal(lines(perGroup((_, g) => g[0]!)));

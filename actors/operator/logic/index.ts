@@ -139,9 +139,9 @@ async function buildLogic(task: TaskDeployment, keyed?: KeyedStateBackend, clock
       // distinct is by its own key (the whole record without one); the others group by their hash input's.
       const key = vertex.operator === 'batch.distinct' ? (vertex.key ? await selector(vertex.key, 'distinct key') : undefined)
         : keyedBy(1) ? await keyedInput() : undefined;
-      const sortKeys = vertex.operator === 'batch.sortPartition'
-        ? await Promise.all(vertex.by.map(async ({ key: by, order }) => ({ key: await selector(by, 'sort key'), order: order ?? 'asc' as const })))
-        : undefined;
+      const by = vertex.operator === 'batch.sortPartition' ? vertex.by
+        : vertex.operator === 'batch.reduceGroup' || vertex.operator === 'batch.first' ? vertex.sortGroup : undefined;
+      const sortKeys = by && await Promise.all(by.map(async ({ key: k, order }) => ({ key: await selector(k, 'sort key'), order: order ?? 'asc' as const })));
       return batchGroupingLogic(vertex, { fn, key, sortKeys }, resources(), vertex.name);
     }
     case 'batch.combine': {

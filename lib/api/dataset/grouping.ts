@@ -3,11 +3,11 @@
  * `hash` edge by the key; reduce and aggregate first pass a combiner that pre-reduces each
  * subtask's records per key, at the input's parallelism.
  */
-import type { KeySelector, OperatorSpec } from '../../descriptor/types.ts';
+import type { KeySelector, OperatorSpec, SortKey } from '../../descriptor/types.ts';
 import { captureFunction, type FunctionRef } from '../capture.ts';
 import type { StreamNode } from '../environment.ts';
 import { AggregateOperator, Operator, type DataSet } from './data-set.ts';
-import { aggregationKind, count, field, type Field } from './keys.ts';
+import { aggregationKind, count, field, keySelector, order, type Field, type Key, type Order } from './keys.ts';
 import { combiner, type Aggregation } from './plan.ts';
 
 export class Grouping<T> {
@@ -60,8 +60,43 @@ export class Grouping<T> {
     return new Operator<T>(this.input.getExecutionEnvironment(), this.keyed({ operator: 'batch.first', n: count(n, 'groupBy().first()') }, 'first'));
   }
 
+  /** Each group's records sorted by `key` for the next reduceGroup or first(n) (Flink's sortGroup); `.sortGroup()` again for ties. */
+  sortGroup(key: Key<T>, direction: Order = 'asc'): SortedGrouping<T> {
+    return new SortedGrouping<T>(this.input, this.key, [sortKey(key, direction)]);
+  }
+
   /** A vertex reading a hash edge by the group key, from the combiner when there is one, else from the input. */
-  private keyed(spec: OperatorSpec, defaultName: string, from?: StreamNode): StreamNode {
+  protected keyed(spec: OperatorSpec, defaultName: string, from?: StreamNode): StreamNode {
     return this.input.getExecutionEnvironment().addNode(spec, defaultName, { node: from ?? this.input.node, partition: 'hash', key: this.key });
   }
+}
+
+/** A grouping whose groups come sorted (Flink's SortedGrouping): reduceGroup and first(n) see their records in that order. */
+export class SortedGrouping<T> extends Grouping<T> {
+  constructor(input: DataSet<T>, key: KeySelector, private readonly sortKeys: SortKey[]) {
+    super(input, key);
+  }
+
+  /** Ties of the keys before sorted by `key` too. */
+  override sortGroup(key: Key<T>, direction: Order = 'asc'): SortedGrouping<T> {
+    this.sortKeys.push(sortKey(key, direction));
+    return this;
+  }
+
+  override reduceGroup<R, K = unknown>(fn: ((records: T[], key: K) => Iterable<R>) | FunctionRef): Operator<R> {
+    return this.sorted(super.reduceGroup<R, K>(fn));
+  }
+
+  override first(n: number): Operator<T> {
+    return this.sorted(super.first(n));
+  }
+
+  private sorted<R>(operator: Operator<R>): Operator<R> {
+    (operator.node.spec as { sortGroup?: SortKey[] }).sortGroup = this.sortKeys.map((k) => ({ ...k }));
+    return operator;
+  }
+}
+
+function sortKey(key: unknown, direction: unknown): SortKey {
+  return { key: keySelector(key, 'sortGroup()'), order: order(direction, 'sortGroup()') };
 }

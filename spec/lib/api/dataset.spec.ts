@@ -247,6 +247,34 @@ describe('DataSet API (ExecutionEnvironment)', () => {
       expect(local).to.include({ from: input.id, partition: 'forward' });
     });
 
+    it('sortGroup: reduceGroup and first(n) carry the sort keys, in turn, on a hash edge by the group key', () => {
+      const { env, words: input } = words();
+      const grouped = input.groupBy('word').sortGroup('count', 'desc').sortGroup((w) => w.word.length);
+      const top = grouped.first(2);
+      const lists = input.groupBy('word').sortGroup('count').reduceGroup((records: Word[]) => [records.map((r) => r.count)]);
+      top.collect();
+      lists.collect();
+      const sortGroup = vertex(env, top.id).sortGroup as { key: { field?: string; fn?: string }; order: string }[];
+      expect(vertex(env, top.id)).to.include({ operator: 'batch.first', n: 2 });
+      expect(sortGroup.map((k) => k.order)).to.deep.equal(['desc', 'asc']);
+      expect(sortGroup[0]!.key).to.deep.equal({ field: 'count' });
+      expect(typeof sortGroup[1]!.key.fn).to.equal('string');
+      expect(vertex(env, lists.id)).to.deep.include({ operator: 'batch.reduceGroup', sortGroup: [{ key: { field: 'count' }, order: 'asc' }] });
+      for (const id of [top.id, lists.id]) expect(edgesInto(env, id)[0]).to.deep.include({ partition: 'hash', key: { field: 'word' } });
+      expectInvalid(() => input.groupBy('word').sortGroup('count', 'up' as never), /sortGroup\(\)/);
+    });
+
+    it('refuses a sortGroup in a descriptor whose operator has no group key', () => {
+      const descriptor: JobDescriptor = {
+        apiVersion: 'cloudflink/v1', name: 'x', mode: 'batch',
+        vertices: [{ id: 'a', operator: 'source.elements', elements: [1] }, { id: 'f', operator: 'batch.first', n: 1, sortGroup: [{ key: { field: 'x' } }] }, { id: 'o', operator: 'sink.collect' }],
+        edges: [{ from: 'a', to: 'f' }, { from: 'f', to: 'o' }],
+      };
+      const result = validateDescriptor(descriptor);
+      expect(result.ok).to.equal(false);
+      if (!result.ok) expect(result.issues).to.deep.include({ path: '/vertices/1/sortGroup', message: "sortGroup sorts the records of each group: 'f' (batch.first) needs a 'hash' input edge with the group key; its input is 'forward'" });
+    });
+
     it('keeps the combiner at its input\'s parallelism, also when that is set afterwards', () => {
       const env = new ExecutionEnvironment(undefined, { parallelism: 2 });
       const input = env.readTextFile('/in').map((word: string) => ({ word, count: 1 }));

@@ -3,7 +3,8 @@
  * first, distinct on a grouped DataSet) and on a whole partition (sortPartition, mapPartition).
  *
  * With a key (the operator's hash input edge's), process() adds [canonicalKey(key), arrival,
- * record] to an ExternalSorter, so that each group comes out contiguous and in input order;
+ * record] to an ExternalSorter, so that each group comes out contiguous and in input order (or,
+ * with sortGroup, in the order of its sort keys, then input order);
  * drain() pulls the sorted records and emits each group's results as it completes. Groups come
  * in the order of their canonical key text, which is no order a user should rely on. Without a
  * key, the subtask's whole partition is one group and is folded as it arrives, without a sort.
@@ -24,7 +25,7 @@ import { describe, iterableOf } from '../emit.ts';
 import { aggregator } from './aggregations.ts';
 import { Drainer } from './drain.ts';
 import { type Ranked, canonicalOf, defaultGroupBytesLimit, fieldsOf, rankable } from './values.ts';
-import { sortPartitionLogic, type SortKeyFn } from './sort-partition.ts';
+import { sortOrder, sortPartitionLogic, type SortKeyFn } from './sort-partition.ts';
 
 export { batchCombineLogic } from './combine.ts';
 export { PARTIAL_MARKER } from './aggregations.ts';
@@ -54,8 +55,8 @@ interface GroupFold {
   results(): Iterable<unknown>;
 }
 
-/** A sorted record: its key's canonical text, its arrival number, the record. */
-type Entry = [canonical: string, seq: number, record: unknown];
+/** A sorted record: its key's canonical text, its arrival number, the record, and its sortGroup values when there are any. */
+type Entry = [canonical: string, seq: number, record: unknown, within?: (Ranked | null)[]];
 
 export function batchGroupingLogic(spec: BatchGroupingVertex, fns: BatchGroupingFns, resources: BatchResources, vertexName: string): OperatorLogic {
   const label = `${spec.operator} '${vertexName}'`;
@@ -63,8 +64,13 @@ export function batchGroupingLogic(spec: BatchGroupingVertex, fns: BatchGrouping
   const open = foldFor(spec, fns, resources, label);
   // mapPartition never groups; distinct always does, by its own key.
   const keyOf = spec.operator === 'batch.mapPartition' ? undefined : spec.operator === 'batch.distinct' ? fns.key ?? ((record: unknown) => record) : fns.key;
-  if (keyOf === undefined) return wholePartition(open, spec.operator === 'batch.mapPartition');
-  return grouped(open, keyOf, resources, label);
+  // sortGroup: the records of each group in the order of those keys (reduceGroup, first).
+  const within = fns.sortKeys === undefined ? undefined : sortOrder(fns.sortKeys, label);
+  if (keyOf === undefined) {
+    if (within) throw new CloudflinkError('DESCRIPTOR_INVALID', `${label}: sortGroup sorts the records of each group, and there is no group key (a hash input)`);
+    return wholePartition(open, spec.operator === 'batch.mapPartition');
+  }
+  return grouped(open, keyOf, resources, label, within);
 }
 
 /** The partition as one group, folded as records arrive. */
@@ -82,9 +88,11 @@ function wholePartition(open: (key: unknown) => GroupFold, evenIfEmpty: boolean)
   };
 }
 
-function grouped(open: (key: unknown) => GroupFold, keyOf: (record: unknown) => unknown, resources: BatchResources, label: string): OperatorLogic {
+function grouped(
+  open: (key: unknown) => GroupFold, keyOf: (record: unknown) => unknown, resources: BatchResources, label: string, within?: ReturnType<typeof sortOrder>,
+): OperatorLogic {
   const sorter = new ExternalSorter<Entry>({
-    compare: (a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]),
+    compare: (a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : (within?.compare(a[3]!, b[3]!) || a[1] - b[1])),
     memoryBytes: resources.memoryBytes,
     directory: resources.directory,
   });
@@ -92,7 +100,10 @@ function grouped(open: (key: unknown) => GroupFold, keyOf: (record: unknown) => 
   const drainer = new Drainer(() => groupResults(sorter.sorted(), open, keyOf));
   let closed = false;
   return {
-    process(record) { sorter.add([canonicalOf(keyOf(record), label), seq++, record]); },
+    process(record) {
+      const canonical = canonicalOf(keyOf(record), label);
+      sorter.add(within ? [canonical, seq++, record, within.valuesOf(record)] : [canonical, seq++, record]);
+    },
     drain: (out: Collector, max: number) => drainer.drain(out, max),
     close() {
       if (closed) return;

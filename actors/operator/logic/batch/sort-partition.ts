@@ -19,38 +19,14 @@ export interface SortKeyFn { key: (record: unknown) => unknown; order: 'asc' | '
 type Entry = [values: (Ranked | null)[], seq: number, record: unknown];
 
 export function sortPartitionLogic(sortKeys: SortKeyFn[] | undefined, resources: BatchResources, label: string): OperatorLogic {
-  if (!Array.isArray(sortKeys) || sortKeys.length === 0) throw new CloudflinkError('DESCRIPTOR_INVALID', `${label} needs at least one sort key, got ${describe(sortKeys)}`);
-  for (const { key, order } of sortKeys) {
-    if (typeof key !== 'function' || (order !== 'asc' && order !== 'desc')) {
-      throw new CloudflinkError('DESCRIPTOR_INVALID', `${label}: a sort key is { key: function, order: 'asc' | 'desc' }, got ${describe({ key: typeof key, order })}`);
-    }
-  }
-  const signs = sortKeys.map((k) => (k.order === 'desc' ? -1 : 1));
-  // The first value seen of each key: the others must be of its kind.
-  const kinds: (Ranked | undefined)[] = sortKeys.map(() => undefined);
-  const valuesOf = (record: unknown): (Ranked | null)[] => sortKeys.map(({ key }, i) => {
-    const value = key(record);
-    if (value === null || value === undefined) return null;
-    const ranked = rankable(value, `${label}: sort key ${i + 1}`, kinds[i]);
-    kinds[i] ??= ranked;
-    return ranked;
-  });
-  const compare = (a: Entry, b: Entry): number => {
-    for (let i = 0; i < signs.length; i++) {
-      const x = a[0][i]!;
-      const y = b[0][i]!;
-      if (x === y) continue;
-      const c = x === null ? -1 : y === null ? 1 : compareRanked(x, y);
-      if (c !== 0) return signs[i]! * c;
-    }
-    return a[1] - b[1];
-  };
+  const order = sortOrder(sortKeys, label);
+  const compare = (a: Entry, b: Entry): number => order.compare(a[0], b[0]) || a[1] - b[1];
   const sorter = new ExternalSorter<Entry>({ compare, memoryBytes: resources.memoryBytes, directory: resources.directory });
   let seq = 0;
   const drainer = new Drainer(() => records(sorter.sorted()));
   let closed = false;
   return {
-    process(record) { sorter.add([valuesOf(record), seq++, record]); },
+    process(record) { sorter.add([order.valuesOf(record), seq++, record]); },
     drain: (out, max) => drainer.drain(out, max),
     close() {
       if (closed) return;
@@ -60,6 +36,44 @@ export function sortPartitionLogic(sortKeys: SortKeyFn[] | undefined, resources:
       } finally {
         sorter.close();
       }
+    },
+  };
+}
+
+/**
+ * The order of some sort keys: each record's key values (null for null and undefined), and how
+ * two records' values compare, the first key first. The first value seen of each key sets its
+ * kind; a value of another kind fails clearly.
+ */
+export function sortOrder(sortKeys: SortKeyFn[] | undefined, label: string): {
+  valuesOf(record: unknown): (Ranked | null)[];
+  compare(a: (Ranked | null)[], b: (Ranked | null)[]): number;
+} {
+  if (!Array.isArray(sortKeys) || sortKeys.length === 0) throw new CloudflinkError('DESCRIPTOR_INVALID', `${label} needs at least one sort key, got ${describe(sortKeys)}`);
+  for (const { key, order } of sortKeys) {
+    if (typeof key !== 'function' || (order !== 'asc' && order !== 'desc')) {
+      throw new CloudflinkError('DESCRIPTOR_INVALID', `${label}: a sort key is { key: function, order: 'asc' | 'desc' }, got ${describe({ key: typeof key, order })}`);
+    }
+  }
+  const signs = sortKeys.map((k) => (k.order === 'desc' ? -1 : 1));
+  const kinds: (Ranked | undefined)[] = sortKeys.map(() => undefined);
+  return {
+    valuesOf: (record) => sortKeys.map(({ key }, i) => {
+      const value = key(record);
+      if (value === null || value === undefined) return null;
+      const ranked = rankable(value, `${label}: sort key ${i + 1}`, kinds[i]);
+      kinds[i] ??= ranked;
+      return ranked;
+    }),
+    compare(a, b) {
+      for (let i = 0; i < signs.length; i++) {
+        const x = a[i]!;
+        const y = b[i]!;
+        if (x === y) continue;
+        const c = x === null ? -1 : y === null ? 1 : compareRanked(x, y);
+        if (c !== 0) return signs[i]! * c;
+      }
+      return 0;
     },
   };
 }

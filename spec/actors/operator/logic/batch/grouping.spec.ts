@@ -332,6 +332,39 @@ describe('batchGroupingLogic', () => {
     });
   });
 
+  describe('sortGroup: reduceGroup and first(n) see each group sorted (then in input order)', () => {
+    /** By n (null and undefined first ascending) then id, each in `order`. */
+    const byN = (order: 'asc' | 'desc') => (a: Rec, b: Rec): number => {
+      const x = a.n ?? null;
+      const y = b.n ?? null;
+      const c = x === y ? 0 : x === null ? -1 : y === null ? 1 : x - y;
+      return (order === 'desc' ? -c : c) || a.id - b.id;
+    };
+    for (const parallelism of [1, 4]) {
+      for (const order of ['asc', 'desc'] as const) {
+        for (const { name, count, skewed } of CASES) {
+          it(`${name}, by n ${order}, at parallelism ${parallelism}, spilling`, () => {
+            const records = randomRecords(count + 77, count, skewed);
+            const sortKeys = [{ key: (r: unknown) => (r as Rec).n, order }];
+            const reference = groupsOf(records, byK).map((g) => ({ key: g.key, records: [...g.records].sort(byN(order)) }));
+            const groups = all(runParallel(() => batchGroupingLogic({ operator: 'batch.reduceGroup', fn: { field: 'x' } as never },
+              { fn: fn((rs: Rec[], key: unknown) => [{ key, ids: rs.map((r) => r.id) }]), key: byK, sortKeys }, resources(), 'g'), records, byK, parallelism, 5));
+            expect(bag(groups)).to.deep.equal(bag(reference.map((g) => ({ key: g.key, ids: g.records.map((r) => r.id) }))));
+            const firsts = all(runParallel(() => batchGroupingLogic({ operator: 'batch.first', n: 3 }, { key: byK, sortKeys }, resources(), 'f'),
+              records, byK, parallelism, 5));
+            expect(bag(firsts)).to.deep.equal(bag(reference.flatMap((g) => g.records.slice(0, 3))));
+          });
+        }
+      }
+    }
+
+    it('needs a group key', () => {
+      const error = thrownBy(() => batchGroupingLogic({ operator: 'batch.first', n: 1 }, { sortKeys: [{ key: (r) => r, order: 'asc' }] }, resources(), 'f'));
+      expect(error).to.be.instanceOf(CloudflinkError).with.property('code', 'DESCRIPTOR_INVALID');
+      expect((error as Error).message).to.match(/sortGroup sorts the records of each group, and there is no group key/);
+    });
+  });
+
   describe('close()', () => {
     it('removes the spill files when a drain stopped half-way', () => {
       const logic = batchGroupingLogic({ operator: 'batch.first', n: 2 }, { key: byK }, resources(), 'g');
