@@ -188,24 +188,40 @@ async function wordCount(options: BatchBenchOptions, dir: string, cluster: () =>
   progress(`wordcount: plain loop: ${words.toLocaleString('en-US')} words, ${counts.size.toLocaleString('en-US')} distinct, ${plainSeconds.toFixed(2)} s`);
 
   const { client, pids } = await cluster();
-  const output = join(dir, 'wordcount-out.txt');
-  const env = new ExecutionEnvironment(client, { parallelism: options.parallelism });
-  // The example itself: readTextFile → tokenize → groupBy(0).sum(1) (with its combiner) → sortPartition at p=1 → one file.
-  batchWordcount(env, { input, output });
-  progress(`wordcount: cloudflink p=${options.parallelism}`);
-  const run = await timedJob(env, `batch-wordcount-bench-p${options.parallelism}`, pids);
-  const written = readFileSync(output, 'utf8').split('\n').filter((line) => line !== '');
-  const firstDiff = expected.findIndex((line, i) => written[i] !== line);
-  const verified = written.length === expected.length && firstDiff < 0 ? 'ok (counts and order)'
-    : `WRONG: ${written.length} lines for ${expected.length} words` + (firstDiff >= 0 ? `; line ${firstDiff + 1} is '${written[firstDiff]}', expected '${expected[firstDiff]}'` : '');
+  const runs = [];
+  for (const shuffle of SHUFFLES) {
+    const output = join(dir, `wordcount-out-${shuffle}.txt`);
+    const env = new ExecutionEnvironment(client, { parallelism: options.parallelism, shuffle });
+    // The example itself: readTextFile → tokenize → groupBy(0).sum(1) (with its combiner) → sortPartition at p=1 → one file.
+    batchWordcount(env, { input, output });
+    progress(`wordcount: cloudflink p=${options.parallelism}, ${shuffle} shuffle`);
+    const run = await timedJob(env, `batch-wordcount-bench-p${options.parallelism}-${shuffle}`, pids);
+    const written = readFileSync(output, 'utf8').split('\n').filter((line) => line !== '');
+    const firstDiff = expected.findIndex((line, i) => written[i] !== line);
+    const verified = written.length === expected.length && firstDiff < 0 ? 'ok (counts and order)'
+      : `WRONG: ${written.length} lines for ${expected.length} words` + (firstDiff >= 0 ? `; line ${firstDiff + 1} is '${written[firstDiff]}', expected '${expected[firstDiff]}'` : '');
+    runs.push({ shuffle, run, verified });
+  }
   return {
     rows: [
       row('wordcount', 'plain loop', words, plainSeconds, plainSeconds, plainSeconds, 'reference'),
-      { ...row('wordcount', `cloudflink p=${options.parallelism}`, words, run.seconds, run.wallSeconds, plainSeconds, verified), cpuSeconds: run.cpuSeconds },
+      ...runs.map(({ shuffle, run, verified }) => ({
+        ...row('wordcount', `cloudflink p=${options.parallelism}${shuffleLabel(shuffle)}`, words, run.seconds, run.wallSeconds, plainSeconds, verified), cpuSeconds: run.cpuSeconds,
+      })),
     ],
-    notes: [`wordcount: ${vertexLine(run.result)}`],
+    notes: [`wordcount: ${vertexLine(runs[0]!.run.result)}`],
     params: { inputBytes: statSync(input).size, words, distinctWords: counts.size },
   };
+}
+
+/**
+ * WordCount and Q3 run with the default blocking shuffle (stages through stored partitions) and
+ * with the pipelined one (every stage at once, over NATS): the price of region failover.
+ */
+const SHUFFLES = ['blocking', 'pipelined'] as const;
+
+function shuffleLabel(shuffle: (typeof SHUFFLES)[number]): string {
+  return shuffle === 'blocking' ? '' : ' pipelined';
 }
 
 // ---------------------------------------------------------------- TPC-H Q3
@@ -225,16 +241,21 @@ async function tpch(options: BatchBenchOptions, dir: string, cluster: () => Prom
   progress(`tpch: plain loop: ${plain.seconds.toFixed(2)} s, ${plain.groups} orders in the result before the limit`);
 
   const { client, pids } = await cluster();
-  const env = new ExecutionEnvironment(client, { parallelism: options.parallelism });
-  const sink = tpchQ3(env, data, { segment: Q3_SEGMENT, date: Q3_DATE }).collect().setParallelism(1);
-  progress(`tpch: cloudflink p=${options.parallelism}`);
-  const run = await timedJob(env, `tpch-q3-bench-p${options.parallelism}`, pids);
-  const got = (run.result.collected[sink.id] ?? []) as Q3Row[];
-  const verified = sameQ3(plain.top, got);
+  const runs = [];
+  for (const shuffle of SHUFFLES) {
+    const env = new ExecutionEnvironment(client, { parallelism: options.parallelism, shuffle });
+    const sink = tpchQ3(env, data, { segment: Q3_SEGMENT, date: Q3_DATE }).collect().setParallelism(1);
+    progress(`tpch: cloudflink p=${options.parallelism}, ${shuffle} shuffle`);
+    const run = await timedJob(env, `tpch-q3-bench-p${options.parallelism}-${shuffle}`, pids);
+    runs.push({ shuffle, run, verified: sameQ3(plain.top, (run.result.collected[sink.id] ?? []) as Q3Row[]) });
+  }
+  const run = runs[0]!.run;
   return {
     rows: [
       row('tpch', 'plain loop', inputRows, plain.seconds, plain.seconds, plain.seconds, 'reference'),
-      { ...row('tpch', `cloudflink p=${options.parallelism}`, inputRows, run.seconds, run.wallSeconds, plain.seconds, verified), cpuSeconds: run.cpuSeconds },
+      ...runs.map(({ shuffle, run, verified }) => ({
+        ...row('tpch', `cloudflink p=${options.parallelism}${shuffleLabel(shuffle)}`, inputRows, run.seconds, run.wallSeconds, plain.seconds, verified), cpuSeconds: run.cpuSeconds,
+      })),
     ],
     notes: [
       `tpch: Q3 at scale ${options.scale}: ${inputRows.toLocaleString('en-US')} input rows (${mb(generated.bytes)} MB), ${plain.groups} orders before the limit; ` +
