@@ -65,6 +65,8 @@ export class JobRun {
    * failed region re-runs alone; undefined for a job that runs and restarts as a whole.
    */
   readonly regions?: Region[];
+  /** Each task's region, by taskKey: looked up on every report of a blocking batch job. */
+  private readonly regionByTask = new Map<string, Region>();
   /** Slot i runs subtask i; a slot lost with its Task Manager is undefined until a new one is granted. */
   slots: (SlotRef | undefined)[] = [];
   /** Slots asked for in place of lost ones, while that request is pending. */
@@ -83,7 +85,10 @@ export class JobRun {
     resumed?: { snapshot: JobMachineSnapshot; previous: JobStatus; submittedAt: string; endedAt?: string },
   ) {
     this.submittedAt = resumed?.submittedAt ?? new Date().toISOString();
-    if (job.batch?.shuffle === 'blocking') this.regions = pipelinedRegions(job);
+    if (job.batch?.shuffle === 'blocking') {
+      this.regions = pipelinedRegions(job);
+      for (const region of this.regions) for (const t of region.tasks) this.regionByTask.set(taskKey(t.vertexId, t.subtask), region);
+    }
     this.endedAt = resumed?.endedAt;
     const input = { jobId, jobName: job.name, restartStrategy: job.restartStrategy };
     this.machine = createActor(jobMachine, resumed ? { snapshot: resumed.snapshot as Snapshot<unknown>, input } : { input });
@@ -134,7 +139,7 @@ export class JobRun {
   }
 
   regionOf(task: TaskRef): Region | undefined {
-    return this.regions?.find((r) => r.tasks.some((t) => t.vertexId === task.vertexId && t.subtask === task.subtask));
+    return this.regionByTask.get(taskKey(task.vertexId, task.subtask));
   }
 
   /**
